@@ -1,0 +1,39 @@
+//! SCIM ⇄ Keycloak translation: the attribute-mapping table (read from the
+//! `scim-endpoint` client's user-attribute mappers) and the pure functions that
+//! turn one side's representation into the other's.
+//!
+//! Invariant: pure. No HTTP, no async; everything here is table-tested.
+
+pub mod mappers;
+pub mod settings;
+
+pub use mappers::{MapperRule, MapperTable, DEFAULT_MAPPERS, SCIM_CLIENT_ID};
+pub use settings::{Profile, RealmScimSettings, StoredToken};
+
+/// Keycloak attribute holding the SCIM `externalId`.
+pub const EXTERNAL_ID_ATTRIBUTE: &str = "externalId";
+/// Keycloak attribute holding the SCIM `displayName`.
+pub const DISPLAY_NAME_ATTRIBUTE: &str = "displayName";
+/// Keycloak attribute holding `meta.lastModified`, written on every SCIM write.
+pub const LAST_MODIFIED_ATTRIBUTE: &str = "scimLastModified";
+/// Attributes Keycloak's user profile always has; never declared by us.
+pub const BUILT_IN_ATTRIBUTES: [&str; 4] = ["username", "email", "firstName", "lastName"];
+
+/// The user-profile attributes SCIM needs declared for `table`: every mapped
+/// attribute plus the core ones kept in attributes, built-ins excluded, in a
+/// stable order without repeats.
+#[must_use]
+pub fn declared_attributes(table: &MapperTable) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let core = [
+        EXTERNAL_ID_ATTRIBUTE,
+        DISPLAY_NAME_ATTRIBUTE,
+        LAST_MODIFIED_ATTRIBUTE,
+    ];
+    for name in table.user_attributes().chain(core) {
+        if !BUILT_IN_ATTRIBUTES.contains(&name) && !out.iter().any(|n| n == name) {
+            out.push(name.to_owned());
+        }
+    }
+    out
+}

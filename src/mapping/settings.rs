@@ -1,0 +1,176 @@
+//! Per-realm SCIM settings (the product guide's "Integrations → SCIM" screen),
+//! stored as attributes of the realm's `scim-endpoint` client so that the
+//! sidecar keeps no state of its own: enabled, profile, Azure tenant id and
+//! the hashes of static bearer tokens.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Client attribute: `"true"` / `"false"`.
+pub const ATTR_ENABLED: &str = "kcscim.enabled";
+/// Client attribute: `generic` or `azure`.
+pub const ATTR_PROFILE: &str = "kcscim.profile";
+/// Client attribute: the Entra tenant id (profile `azure`).
+pub const ATTR_TENANT_ID: &str = "kcscim.tenantId";
+/// Client attribute: JSON array of [`StoredToken`].
+pub const ATTR_TOKENS: &str = "kcscim.tokens";
+
+/// Which caller the realm expects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    /// Any SCIM client; static tokens and Keycloak client-credentials tokens.
+    #[default]
+    Generic,
+    /// Microsoft Entra ID; additionally Entra-issued JWTs of the tenant.
+    Azure,
+}
+
+impl Profile {
+    /// The stored spelling.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Generic => "generic",
+            Self::Azure => "azure",
+        }
+    }
+
+    /// Parses a stored or typed spelling (case-insensitive).
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "generic" => Some(Self::Generic),
+            "azure" | "entra" => Some(Self::Azure),
+            _ => None,
+        }
+    }
+}
+
+/// A static bearer token as stored: never the secret, only its hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredToken {
+    /// Public id, used to list and revoke.
+    pub id: String,
+    /// SHA-256 of the secret, hex.
+    pub sha256: String,
+    /// Creation time, RFC 3339.
+    pub created: String,
+    /// Expiry, RFC 3339, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+}
+
+/// The settings of one realm.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RealmScimSettings {
+    /// SCIM answers at all (404 on every path otherwise).
+    pub enabled: bool,
+    /// Caller profile.
+    pub profile: Profile,
+    /// Entra tenant id, for profile `azure`.
+    pub tenant_id: Option<String>,
+    /// Active static tokens.
+    pub tokens: Vec<StoredToken>,
+}
+
+impl Default for RealmScimSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            profile: Profile::Generic,
+            tenant_id: None,
+            tokens: Vec::new(),
+        }
+    }
+}
+
+impl RealmScimSettings {
+    /// Reads the settings from client attributes; absent keys take defaults,
+    /// unreadable values are reported.
+    pub fn from_attributes(attrs: &BTreeMap<String, String>) -> Result<Self, String> {
+        let defaults = Self::default();
+        let enabled = match attrs.get(ATTR_ENABLED).map(String::as_str) {
+            None => defaults.enabled,
+            Some("true") => true,
+            Some("false") => false,
+            Some(other) => return Err(format!("{ATTR_ENABLED} = {other:?}")),
+        };
+        let profile = match attrs.get(ATTR_PROFILE) {
+            None => defaults.profile,
+            Some(p) => Profile::parse(p).ok_or_else(|| format!("{ATTR_PROFILE} = {p:?}"))?,
+        };
+        let tenant_id = attrs.get(ATTR_TENANT_ID).filter(|t| !t.is_empty()).cloned();
+        let tokens = match attrs.get(ATTR_TOKENS) {
+            None => Vec::new(),
+            Some(json) if json.is_empty() => Vec::new(),
+            Some(json) => serde_json::from_str(json).map_err(|e| format!("{ATTR_TOKENS}: {e}"))?,
+        };
+        Ok(Self {
+            enabled,
+            profile,
+            tenant_id,
+            tokens,
+        })
+    }
+
+    /// Writes the settings into client attributes (other attributes kept).
+    pub fn write_attributes(&self, attrs: &mut BTreeMap<String, String>) {
+        attrs.insert(ATTR_ENABLED.to_owned(), self.enabled.to_string());
+        attrs.insert(ATTR_PROFILE.to_owned(), self.profile.as_str().to_owned());
+        match &self.tenant_id {
+            Some(t) => attrs.insert(ATTR_TENANT_ID.to_owned(), t.clone()),
+            None => attrs.remove(ATTR_TENANT_ID),
+        };
+        let tokens = serde_json::to_string(&self.tokens).unwrap_or_else(|_| "[]".to_owned());
+        attrs.insert(ATTR_TOKENS.to_owned(), tokens);
+    }
+
+    /// Whether every settings key is present in `attrs`.
+    #[must_use]
+    pub fn all_keys_present(attrs: &BTreeMap<String, String>) -> bool {
+        [ATTR_ENABLED, ATTR_PROFILE, ATTR_TOKENS]
+            .iter()
+            .all(|k| attrs.contains_key(*k))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn absent_attributes_give_enabled_generic() {
+        let s = RealmScimSettings::from_attributes(&BTreeMap::new()).expect("defaults");
+        assert_eq!(s, RealmScimSettings::default());
+        assert!(s.enabled);
+    }
+
+    #[test]
+    fn settings_round_trip_through_attributes() {
+        let s = RealmScimSettings {
+            enabled: false,
+            profile: Profile::Azure,
+            tenant_id: Some("4a5c3b2e-0000-4000-8000-000000000000".to_owned()),
+            tokens: vec![StoredToken {
+                id: "t1".to_owned(),
+                sha256: "ab".repeat(32),
+                created: "2026-01-01T00:00:00Z".to_owned(),
+                expires: None,
+            }],
+        };
+        let mut attrs = BTreeMap::new();
+        attrs.insert("other".to_owned(), "kept".to_owned());
+        s.write_attributes(&mut attrs);
+        assert_eq!(attrs.get("other").map(String::as_str), Some("kept"));
+        assert_eq!(RealmScimSettings::from_attributes(&attrs), Ok(s));
+    }
+
+    #[test]
+    fn an_unreadable_value_is_reported_not_defaulted() {
+        let mut attrs = BTreeMap::new();
+        attrs.insert(ATTR_ENABLED.to_owned(), "yes".to_owned());
+        assert!(RealmScimSettings::from_attributes(&attrs).is_err());
+    }
+}
