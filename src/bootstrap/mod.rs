@@ -150,6 +150,7 @@ pub async fn run(kc: &KcAdmin, opts: &BootstrapOptions) -> anyhow::Result<Report
         .id
         .clone()
         .context("Keycloak returned the scim-endpoint client without an id")?;
+    ensure_client_scopes(kc, opts, &client_uuid, &mut report).await?;
     let table = ensure_mappers(kc, opts, &client_uuid, &mut report).await?;
     ensure_user_profile(kc, opts, &table, &mut report).await?;
     if client_created {
@@ -164,7 +165,10 @@ pub async fn run(kc: &KcAdmin, opts: &BootstrapOptions) -> anyhow::Result<Report
 }
 
 fn planned_steps() -> Vec<String> {
-    let mut names = vec![format!("client {SCIM_CLIENT_ID}")];
+    let mut names = vec![
+        format!("client {SCIM_CLIENT_ID}"),
+        "client scopes".to_owned(),
+    ];
     names.extend(
         MapperTable::defaults()
             .rules
@@ -266,6 +270,49 @@ async fn ensure_client(
     }
     report.push(step, Outcome::Created, None);
     Ok((client, true))
+}
+
+/// Default client scopes whose claims collide with the guide's mappers: the
+/// `profile` scope's "full name" mapper writes `name` as a string, and the
+/// `name.givenName` / `name.familyName` mappers nest into `name`, which makes
+/// Keycloak fail every token of the client. The SCIM client's tokens carry the
+/// SCIM-shaped claims of its own mappers instead.
+const CONFLICTING_SCOPES: [&str; 1] = ["profile"];
+
+async fn ensure_client_scopes(
+    kc: &KcAdmin,
+    opts: &BootstrapOptions,
+    client_uuid: &str,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let attached = if client_uuid.is_empty() {
+        Vec::new()
+    } else {
+        kc.default_client_scopes(&opts.realm, client_uuid).await?
+    };
+    let conflicting: Vec<_> = attached
+        .iter()
+        .filter(|(_, name)| CONFLICTING_SCOPES.contains(&name.as_str()))
+        .collect();
+    if conflicting.is_empty() && !client_uuid.is_empty() {
+        report.push("client scopes", Outcome::Unchanged, None);
+        return Ok(());
+    }
+    if !opts.dry_run {
+        for (id, _) in &conflicting {
+            kc.remove_default_client_scope(&opts.realm, client_uuid, id)
+                .await?;
+        }
+    }
+    report.push(
+        "client scopes",
+        Outcome::Updated,
+        Some(
+            "detached default scope profile (its name claim collides with name.givenName)"
+                .to_owned(),
+        ),
+    );
+    Ok(())
 }
 
 /// Ensures the seven mappers; returns the realm's mapper table as it now is.

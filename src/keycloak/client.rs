@@ -381,6 +381,59 @@ impl KcAdmin {
             .ok_or_else(|| KcError::Protocol("client-secret without value".to_owned()))
     }
 
+    /// The default client scopes of a client, as `(id, name)`.
+    pub async fn default_client_scopes(
+        &self,
+        realm: &str,
+        client: &str,
+    ) -> Result<Vec<(String, String)>, KcError> {
+        let scopes: Vec<Value> = self
+            .get_json(
+                &[
+                    "admin",
+                    "realms",
+                    realm,
+                    "clients",
+                    client,
+                    "default-client-scopes",
+                ],
+                &[],
+            )
+            .await?;
+        Ok(scopes
+            .iter()
+            .filter_map(|s| {
+                Some((
+                    s.get("id")?.as_str()?.to_owned(),
+                    s.get("name")?.as_str()?.to_owned(),
+                ))
+            })
+            .collect())
+    }
+
+    /// Detaches a default client scope from a client.
+    pub async fn remove_default_client_scope(
+        &self,
+        realm: &str,
+        client: &str,
+        scope_id: &str,
+    ) -> Result<(), KcError> {
+        self.write::<Value>(
+            Method::DELETE,
+            &[
+                "admin",
+                "realms",
+                realm,
+                "clients",
+                client,
+                "default-client-scopes",
+                scope_id,
+            ],
+            None,
+        )
+        .await
+    }
+
     /// The protocol mappers of a client (its dedicated scope).
     pub async fn protocol_mappers(
         &self,

@@ -1,0 +1,49 @@
+# kc-scim — everything a fresh machine needs goes through these targets.
+# Keycloak is fetched from the Maven registry into ~/.cache/kc-scim.
+
+SHELL := /bin/bash
+CARGO ?= cargo
+KC_PORT ?= 8080
+DEMO_REALM ?= demo
+BIND ?= 127.0.0.1:8090
+export KC_PORT
+
+.PHONY: all build run test test-unit lint fmt fuzz keycloak-start keycloak-stop clean
+
+all: lint test
+
+build:
+	$(CARGO) build --release
+
+## Keycloak (dev mode, embedded H2 file database) + bootstrapped demo realm + kc-scim serve.
+run:
+	./scripts/run-demo.sh
+
+## Every test: unit, property, and integration tests against one real Keycloak.
+test:
+	KC_PREBUILD="$(CARGO) test --all-targets --no-run" ./keycloak/with-keycloak.sh $(CARGO) test --all-targets
+
+## Unit and property tests only (no Keycloak).
+test-unit:
+	$(CARGO) test --lib
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets -- -D warnings
+	./scripts/check-boundaries.sh
+
+fmt:
+	$(CARGO) fmt --all
+
+## One million cases of each parser / PATCH property test.
+fuzz:
+	PROPTEST_CASES=$${PROPTEST_CASES:-1000000} $(CARGO) test --release --lib scim::proptests -- --nocapture
+
+keycloak-start:
+	KC_DB=dev-file ./keycloak/start.sh
+
+keycloak-stop:
+	./keycloak/stop.sh
+
+clean:
+	$(CARGO) clean

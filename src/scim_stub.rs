@@ -1,0 +1,1 @@
+//! Placeholder while the protocol core is assembled.
