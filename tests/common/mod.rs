@@ -1,5 +1,5 @@
 //! Shared helpers of the integration tests. They run against the real
-//! Keycloak that `make test` starts (KC_TEST_URL); every test makes its own
+//! Keycloak that `make test` starts (`KC_TEST_URL`); every test makes its own
 //! realm, so tests never see each other's data.
 #![allow(dead_code)] // each test binary uses a different part
 
