@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use crate::bootstrap::{self, BootstrapOptions};
+use crate::bootstrap::{self, tokens, BootstrapOptions};
 use crate::config::Settings;
 use crate::keycloak::KcAdmin;
 use crate::mapping::Profile;
@@ -33,10 +33,41 @@ pub enum Command {
     /// Set up a realm for SCIM: realm (from a template when absent), the
     /// scim-endpoint client, its seven mappers, user profile and settings.
     Bootstrap(BootstrapArgs),
+    /// Manage the static bearer tokens of a realm.
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Print the effective settings, secrets redacted.
     CheckConfig,
     /// Exit 0 when the local server answers /healthz (for container health checks).
     Healthcheck,
+}
+
+/// `token …` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token; the secret is the last line of stdout, shown once.
+    Create {
+        /// Realm.
+        #[arg(long)]
+        realm: String,
+        /// Expire the token after this many days.
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+    },
+    /// List the realm's tokens (ids and dates, never secrets).
+    List {
+        /// Realm.
+        #[arg(long)]
+        realm: String,
+    },
+    /// Revoke a token by id.
+    Revoke {
+        /// Realm.
+        #[arg(long)]
+        realm: String,
+        /// Token id (from `token list`).
+        id: String,
+    },
 }
 
 /// Arguments of `bootstrap`.
@@ -60,6 +91,9 @@ pub struct BootstrapArgs {
     /// Restore mappers that differ from the product guide's table.
     #[arg(long)]
     pub reset_mappers: bool,
+    /// Also create a static bearer token (printed last, once).
+    #[arg(long)]
+    pub issue_token: bool,
 }
 
 fn parse_profile(s: &str) -> Result<Profile, String> {
@@ -71,6 +105,7 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve => crate::startup::serve(settings).await,
         Command::Bootstrap(args) => run_bootstrap(&settings, args).await,
+        Command::Token(cmd) => run_token(&settings, cmd).await,
         Command::CheckConfig => {
             print!("{}", settings.to_redacted_toml()?);
             Ok(())
@@ -92,10 +127,10 @@ pub fn admin_client(settings: &Settings) -> anyhow::Result<KcAdmin> {
 async fn run_bootstrap(settings: &Settings, args: BootstrapArgs) -> anyhow::Result<()> {
     let kc = admin_client(settings)?;
     let opts = BootstrapOptions {
-        realm: args.realm,
-        template: args.template,
+        realm: args.realm.clone(),
+        template: args.template.clone(),
         profile: args.profile,
-        tenant_id: args.tenant_id,
+        tenant_id: args.tenant_id.clone(),
         dry_run: args.dry_run,
         reset_mappers: args.reset_mappers,
     };
@@ -107,6 +142,47 @@ async fn run_bootstrap(settings: &Settings, args: BootstrapArgs) -> anyhow::Resu
         "Tenant URL: {}",
         bootstrap::tenant_url(settings.keycloak.public_url(), &opts.realm)
     );
+    if args.issue_token && !opts.dry_run {
+        let (stored, secret) = tokens::create_token(&kc, &opts.realm, None).await?;
+        println!("Secret Token (id {}, shown once):", stored.id);
+        println!("{secret}");
+    }
+    Ok(())
+}
+
+async fn run_token(settings: &Settings, cmd: TokenCommand) -> anyhow::Result<()> {
+    let kc = admin_client(settings)?;
+    match cmd {
+        TokenCommand::Create {
+            realm,
+            expires_in_days,
+        } => {
+            let (stored, secret) = tokens::create_token(&kc, &realm, expires_in_days).await?;
+            println!(
+                "token {} created{}; the secret is shown once:",
+                stored.id,
+                stored
+                    .expires
+                    .map(|e| format!(", expires {e}"))
+                    .unwrap_or_default()
+            );
+            println!("{secret}");
+        }
+        TokenCommand::List { realm } => {
+            for t in tokens::list_tokens(&kc, &realm).await? {
+                println!(
+                    "{}  created {}  expires {}",
+                    t.id,
+                    t.created,
+                    t.expires.as_deref().unwrap_or("never")
+                );
+            }
+        }
+        TokenCommand::Revoke { realm, id } => {
+            tokens::revoke_token(&kc, &realm, &id).await?;
+            println!("token {id} revoked");
+        }
+    }
     Ok(())
 }
 

@@ -1,34 +1,99 @@
-//! The composition root: the only module that names every layer. `serve`
-//! ensures the configured realms, then runs the HTTP server until a signal.
+//! The composition root: the only module that names every layer. `build`
+//! ensures the configured realms, wires the Keycloak directory into the HTTP
+//! layer and binds the listener (port 0 works, for tests); `run` serves until
+//! a signal, then drains in-flight requests.
 
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 
 use crate::bootstrap::{self, BootstrapOptions};
 use crate::config::Settings;
+use crate::directory::{KcDirectory, KcDirectoryOptions};
+use crate::http::{self, AppState, Limits};
+
+/// How long in-flight requests may take to finish after SIGTERM.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+
+/// A built, bound, not yet running server.
+pub struct Application {
+    port: u16,
+    server: Server,
+    directory: Arc<KcDirectory>,
+}
+
+impl Application {
+    /// Ensures the SCIM setup of `settings.realms`, then binds `http.bind`.
+    pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
+        let kc = crate::cli::admin_client(settings)?;
+        for realm in &settings.realms {
+            let opts = BootstrapOptions {
+                realm: realm.clone(),
+                ..BootstrapOptions::default()
+            };
+            let report = bootstrap::run(&kc, &opts)
+                .await
+                .with_context(|| format!("ensuring SCIM setup of realm {realm:?}"))?;
+            tracing::info!(realm = %realm, changed = !report.changed_nothing(), "realm ready");
+        }
+        let directory = Arc::new(KcDirectory::new(
+            kc,
+            KcDirectoryOptions {
+                public_url: settings.keycloak.public_url().to_owned(),
+                cache_ttl: Duration::from_secs(settings.scim.cache_ttl_secs),
+                max_scan: settings.scim.max_scan,
+            },
+        ));
+        let state = web::Data::new(AppState {
+            directory: directory.clone(),
+            limits: Limits {
+                max_results: settings.scim.max_results,
+                max_body_bytes: settings.http.max_body_bytes,
+            },
+        });
+        let listener = TcpListener::bind(&settings.http.bind)
+            .with_context(|| format!("cannot listen on {}", settings.http.bind))?;
+        let port = listener.local_addr()?.port();
+        let mut server = HttpServer::new(move || {
+            App::new().configure(|cfg| http::configure(cfg, state.clone()))
+        })
+        .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
+        .listen(listener)?;
+        if settings.http.workers > 0 {
+            server = server.workers(settings.http.workers);
+        }
+        Ok(Self {
+            port,
+            server: server.run(),
+            directory,
+        })
+    }
+
+    /// The bound port.
+    #[must_use]
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The directory (tests read its Keycloak call counters).
+    #[must_use]
+    pub fn directory(&self) -> Arc<KcDirectory> {
+        self.directory.clone()
+    }
+
+    /// Serves until SIGINT / SIGTERM, then finishes in-flight requests.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
 
 /// Runs `kc-scim serve`.
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
-    let kc = crate::cli::admin_client(&settings)?;
-    for realm in &settings.realms {
-        let opts = BootstrapOptions {
-            realm: realm.clone(),
-            ..BootstrapOptions::default()
-        };
-        let report = bootstrap::run(&kc, &opts)
-            .await
-            .with_context(|| format!("ensuring SCIM setup of realm {realm:?}"))?;
-        tracing::info!(realm = %realm, changed = !report.changed_nothing(), "realm ready");
-    }
-    let bind = settings.http.bind.clone();
-    let server = actix_web::HttpServer::new(|| {
-        actix_web::App::new().route(
-            "/healthz",
-            actix_web::web::get().to(|| async { actix_web::HttpResponse::Ok().body("ok") }),
-        )
-    })
-    .bind(&bind)
-    .with_context(|| format!("cannot listen on {bind}"))?
-    .run();
-    tracing::info!(%bind, "serving");
-    server.await.context("server failed")
+    let app = Application::build(&settings).await?;
+    tracing::info!(bind = %settings.http.bind, port = app.port(), "serving SCIM");
+    app.run_until_stopped().await.context("server failed")
 }

@@ -46,7 +46,7 @@ impl CallStats {
 }
 
 /// Search parameters of `GET /admin/realms/{r}/users`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UserQuery {
     /// `username` with `exact=true`.
     pub username: Option<String>,

@@ -5,10 +5,14 @@
 //! Invariant: pure. No HTTP, no async; everything here is table-tested.
 
 pub mod mappers;
+pub mod pushdown;
+pub mod user;
 pub mod settings;
 
 pub use mappers::{MapperRule, MapperTable, DEFAULT_MAPPERS, SCIM_CLIENT_ID};
+pub use pushdown::{plan_user_lookup, UserLookup};
 pub use settings::{Profile, RealmScimSettings, StoredToken};
+pub use user::UserMapping;
 
 /// Keycloak attribute holding the SCIM `externalId`.
 pub const EXTERNAL_ID_ATTRIBUTE: &str = "externalId";

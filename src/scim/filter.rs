@@ -221,6 +221,7 @@ pub enum Filter {
 
 impl Filter {
     /// `path op value`.
+    #[must_use]
     pub fn compare(path: AttrPath, op: CompareOp, value: CompValue) -> Self {
         Filter::Compare { path, op, value }
     }
@@ -388,15 +389,15 @@ fn valid_attr_name(name: &str) -> bool {
 
 /// Splits an attribute-path token into an [`AttrPath`], or says why not.
 fn attr_path_from_token(tok: &str) -> Result<AttrPath, String> {
-    let is_urn = tok
-        .get(..4)
-        .is_some_and(|p| p.eq_ignore_ascii_case("urn:"));
+    let is_urn = tok.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:"));
     let (schema, rest) = if is_urn {
         let idx = tok.rfind(':').unwrap_or(0);
         let schema = tok.get(..idx).unwrap_or_default();
         let rest = tok.get(idx + 1..).unwrap_or_default();
         if schema.len() <= 4 || schema.ends_with(':') {
-            return Err(format!("'{tok}' has no attribute name after the schema URN"));
+            return Err(format!(
+                "'{tok}' has no attribute name after the schema URN"
+            ));
         }
         (Some(schema.to_owned()), rest)
     } else if tok.contains(':') {
@@ -463,6 +464,21 @@ fn is_json_number(word: &str) -> bool {
         }
     }
     i == b.len()
+}
+
+/// The exact number a JSON number literal denotes: integers stay integers,
+/// everything else is the correctly rounded `f64` (so `Display`, which writes
+/// the shortest round-tripping form, parses back to the same value).
+fn json_number(word: &str) -> Option<Number> {
+    if !word.contains(['.', 'e', 'E']) {
+        if let Ok(n) = word.parse::<i64>() {
+            return Some(Number::from(n));
+        }
+        if let Ok(n) = word.parse::<u64>() {
+            return Some(Number::from(n));
+        }
+    }
+    word.parse::<f64>().ok().and_then(Number::from_f64)
 }
 
 struct Parser<'a> {
@@ -647,7 +663,10 @@ impl<'a> Parser<'a> {
             return Err(self.err(self.pos, "value paths cannot be nested"));
         }
         if attr.sub_attr.is_some() {
-            return Err(self.err(start, "a value filter must follow an attribute, not a sub-attribute"));
+            return Err(self.err(
+                start,
+                "a value filter must follow an attribute, not a sub-attribute",
+            ));
         }
         self.enter(self.pos)?;
         self.pos += 1;
@@ -684,7 +703,10 @@ impl<'a> Parser<'a> {
 
     fn parse_op_and_value(&mut self, path: AttrPath) -> Result<Filter, ScimError> {
         if self.skip_ws() == 0 {
-            return Err(self.err(self.pos, "expected a space and an operator after the attribute path"));
+            return Err(self.err(
+                self.pos,
+                "expected a space and an operator after the attribute path",
+            ));
         }
         let op_start = self.pos;
         let word = self.take_while(|b| b.is_ascii_alphabetic());
@@ -742,9 +764,9 @@ impl<'a> Parser<'a> {
         } else if word.eq_ignore_ascii_case("null") {
             Ok(CompValue::Null)
         } else if is_json_number(word) {
-            serde_json::from_str::<Number>(word)
+            json_number(word)
                 .map(CompValue::Number)
-                .map_err(|_| self.err(start, "number out of range"))
+                .ok_or_else(|| self.err(start, "number out of range"))
         } else {
             Ok(CompValue::String(word.to_owned()))
         }
@@ -847,8 +869,8 @@ fn lookup<'v, 's>(
         return (None, Vec::new());
     };
     let (attr_def, sub_def, top) = match scope {
-        Scope::Resource(schema) => match schema.locate(path) {
-            Some(loc) => {
+        Scope::Resource(schema) => {
+            if let Some(loc) = schema.locate(path) {
                 let container = if loc.is_core {
                     Some(map)
                 } else {
@@ -859,15 +881,15 @@ fn lookup<'v, 's>(
                     loc.sub,
                     container.and_then(|c| get_ci(c, &loc.attr.name)),
                 )
-            }
-            None => {
+            } else {
+                // Not in the schema: read it raw, compare case-insensitively.
                 let container = match path.schema.as_deref() {
                     Some(urn) => get_ci(map, urn).and_then(Value::as_object),
                     None => Some(map),
                 };
                 (None, None, container.and_then(|c| get_ci(c, &path.name)))
             }
-        },
+        }
         Scope::Complex(parent) => {
             let def = parent.and_then(|p| p.sub_attribute(&path.name));
             (def, None, get_ci(map, &path.name))
@@ -920,7 +942,12 @@ fn is_present(v: &Value) -> bool {
     }
 }
 
-fn compare_any(values: &[&Value], def: Option<&AttributeDef>, op: CompareOp, cv: &CompValue) -> bool {
+fn compare_any(
+    values: &[&Value],
+    def: Option<&AttributeDef>,
+    op: CompareOp,
+    cv: &CompValue,
+) -> bool {
     match (op, cv) {
         (CompareOp::Ne, _) => !compare_any(values, def, CompareOp::Eq, cv),
         (CompareOp::Eq, CompValue::Null) => values.iter().all(|v| v.is_null()),
@@ -1018,14 +1045,20 @@ mod tests {
     fn parses_entra_lookups() {
         assert_eq!(
             p(r#"userName eq "Test_User_dfeef4c5-5681-4387-b016-bdf221e82081""#),
-            eq(AttrPath::new("userName"), "Test_User_dfeef4c5-5681-4387-b016-bdf221e82081")
+            eq(
+                AttrPath::new("userName"),
+                "Test_User_dfeef4c5-5681-4387-b016-bdf221e82081"
+            )
         );
         assert_eq!(
             p(r#"displayName eq "displayName""#),
             eq(AttrPath::new("displayName"), "displayName")
         );
         // Microsoft's tutorial shows the value unquoted.
-        assert_eq!(p("externalId eq jyoung"), eq(AttrPath::new("externalId"), "jyoung"));
+        assert_eq!(
+            p("externalId eq jyoung"),
+            eq(AttrPath::new("externalId"), "jyoung")
+        );
     }
 
     #[test]
@@ -1041,7 +1074,10 @@ mod tests {
                 )),
             })
         );
-        assert_eq!(f.to_string(), r#"emails[type eq "work" and value eq "a@b.c"]"#);
+        assert_eq!(
+            f.to_string(),
+            r#"emails[type eq "work" and value eq "a@b.c"]"#
+        );
     }
 
     #[test]
@@ -1050,10 +1086,19 @@ mod tests {
             p(r#"userName EQ "x" AND Active Eq TRUE"#),
             Filter::and(
                 eq(AttrPath::new("userName"), "x"),
-                Filter::compare(AttrPath::new("Active"), CompareOp::Eq, CompValue::Bool(true))
+                Filter::compare(
+                    AttrPath::new("Active"),
+                    CompareOp::Eq,
+                    CompValue::Bool(true)
+                )
             )
         );
-        assert_eq!(p("title PR"), Filter::Present { path: AttrPath::new("title") });
+        assert_eq!(
+            p("title PR"),
+            Filter::Present {
+                path: AttrPath::new("title")
+            }
+        );
         assert!(matches!(p("NOT (title pr)"), Filter::Not(_)));
     }
 
@@ -1063,10 +1108,16 @@ mod tests {
         assert_eq!(
             f,
             Filter::or(
-                Filter::Present { path: AttrPath::new("a") },
+                Filter::Present {
+                    path: AttrPath::new("a")
+                },
                 Filter::and(
-                    Filter::Present { path: AttrPath::new("b") },
-                    Filter::Present { path: AttrPath::new("c") }
+                    Filter::Present {
+                        path: AttrPath::new("b")
+                    },
+                    Filter::Present {
+                        path: AttrPath::new("c")
+                    }
                 )
             )
         );
@@ -1079,7 +1130,9 @@ mod tests {
 
     #[test]
     fn parses_urn_qualified_paths_and_rfc_examples() {
-        let f = p(r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "701984""#);
+        let f = p(
+            r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "701984""#,
+        );
         assert_eq!(
             f,
             eq(
@@ -1125,8 +1178,16 @@ mod tests {
             ("a pr)", 4),
         ] {
             let e = parse_filter(s).expect_err(s);
-            assert_eq!(e.scim_type, Some(crate::scim::error::ScimType::InvalidFilter), "{s}");
-            assert!(e.detail.contains(&format!("offset {offset}")), "{s}: {}", e.detail);
+            assert_eq!(
+                e.scim_type,
+                Some(crate::scim::error::ScimType::InvalidFilter),
+                "{s}"
+            );
+            assert!(
+                e.detail.contains(&format!("offset {offset}")),
+                "{s}: {}",
+                e.detail
+            );
         }
     }
 
@@ -1134,7 +1195,11 @@ mod tests {
     fn bounds_length_and_depth() {
         let long = format!("userName eq \"{}\"", "a".repeat(MAX_FILTER_LEN));
         assert!(parse_filter(&long).is_err());
-        let deep = format!("{}a pr{}", "(".repeat(MAX_DEPTH + 1), ")".repeat(MAX_DEPTH + 1));
+        let deep = format!(
+            "{}a pr{}",
+            "(".repeat(MAX_DEPTH + 1),
+            ")".repeat(MAX_DEPTH + 1)
+        );
         assert!(parse_filter(&deep).is_err());
         let ok = format!("{}a pr{}", "(".repeat(MAX_DEPTH), ")".repeat(MAX_DEPTH));
         assert!(parse_filter(&ok).is_ok());
@@ -1143,14 +1208,31 @@ mod tests {
     }
 
     #[test]
+    fn longest_chains_within_the_length_bound_parse_display_and_evaluate() {
+        let mut text = "a pr".to_owned();
+        while text.len() + 16 < MAX_FILTER_LEN {
+            text.push_str(" or b pr and a pr");
+        }
+        let f = p(&text);
+        assert_eq!(p(&f.to_string()), f);
+        assert!(f.matches(&json!({"a": 1}), &ResourceSchema::user()));
+        assert!(f.conjuncts().len() == 1 && f.disjuncts().len() > 400);
+    }
+
+    #[test]
     fn attr_path_parsing() {
         assert_eq!(
-            parse_attr_path("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value"),
+            parse_attr_path(
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value"
+            ),
             Ok(AttrPath::new("manager")
                 .with_schema("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User")
                 .with_sub("value"))
         );
-        assert_eq!(parse_attr_path("members.$ref"), Ok(AttrPath::new("members").with_sub("$ref")));
+        assert_eq!(
+            parse_attr_path("members.$ref"),
+            Ok(AttrPath::new("members").with_sub("$ref"))
+        );
         assert!(parse_attr_path("emails[type eq \"work\"]").is_err());
         assert!(parse_attr_path("").is_err());
         assert!(parse_attr_path("urn:").is_err());
@@ -1182,28 +1264,42 @@ mod tests {
         let s = ResourceSchema::user();
         let u = user();
         let m = |f: &str| p(f).matches(&u, &s);
-        assert!(m(r#"userName eq "bjensen@example.com""#), "userName is caseExact false");
+        assert!(
+            m(r#"userName eq "bjensen@example.com""#),
+            "userName is caseExact false"
+        );
         assert!(m(r#"USERNAME Eq "BJENSEN@EXAMPLE.COM""#));
-        assert!(!m(r#"externalId eq "ext-1""#), "externalId is caseExact true");
+        assert!(
+            !m(r#"externalId eq "ext-1""#),
+            "externalId is caseExact true"
+        );
         assert!(m(r#"externalId eq "Ext-1""#));
         assert!(m(r#"id eq "2819c223""#));
         assert!(m("active eq true"));
         assert!(!m("active eq false"));
-        assert!(m(r#"emails[type eq "work"].value eq "bjensen@example.com""#));
-        assert!(!m(r#"emails[type eq "home"].value eq "bjensen@example.com""#));
+        assert!(m(
+            r#"emails[type eq "work"].value eq "bjensen@example.com""#
+        ));
+        assert!(!m(
+            r#"emails[type eq "home"].value eq "bjensen@example.com""#
+        ));
         assert!(m(r#"emails co "jensen.org""#));
         assert!(m(r#"emails.value ew "@jensen.org""#));
         assert!(m(r#"name.familyName sw "jen""#));
         assert!(m(r#"meta.lastModified gt "2011-05-13T04:42:33Z""#));
         assert!(m(r#"meta.lastModified lt "2011-05-13T06:42:34+01:00""#));
         assert!(m(r#"meta.lastModified ge "2011-05-13T05:42:34+01:00""#));
-        assert!(m(r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "701984""#));
-        assert!(m(r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value eq "26118915""#));
+        assert!(m(
+            r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "701984""#
+        ));
+        assert!(m(
+            r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value eq "26118915""#
+        ));
         assert!(m("title eq null"));
         assert!(m(r#"title ne "x""#));
         assert!(m("not (title pr) and userName pr"));
         assert!(!m(r#"userName eq "non-existent user""#));
-        assert!(!m(r#"userName gt 3"#));
+        assert!(!m("userName gt 3"));
     }
 
     #[test]

@@ -23,7 +23,9 @@ mod entra_tests;
 mod proptests;
 
 pub use error::{ScimError, ScimType};
-pub use filter::{parse_attr_path, parse_filter, AttrPath, CompValue, CompareOp, Filter, ValuePath};
+pub use filter::{
+    parse_attr_path, parse_filter, AttrPath, CompValue, CompareOp, Filter, ValuePath,
+};
 pub use list::ListResponse;
 pub use patch::{
     apply_patch, parse_patch_request, split_member_ops, MemberDelta, PatchOp, PatchOperation,

@@ -18,7 +18,8 @@ pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 /// Core Group schema URN.
 pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 /// Enterprise User extension URN.
-pub const ENTERPRISE_USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+pub const ENTERPRISE_USER_SCHEMA: &str =
+    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 /// The custom User extension Entra's attribute mapping targets by default.
 pub const CUSTOM_EXTENSION_SCHEMA: &str =
     "urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User";
@@ -292,7 +293,10 @@ impl AttributeDef {
         doc.insert("name".into(), Value::String(self.name.clone()));
         doc.insert("type".into(), Value::String(self.type_.as_str().into()));
         doc.insert("multiValued".into(), Value::Bool(self.multi_valued));
-        doc.insert("description".into(), Value::String(self.description.clone()));
+        doc.insert(
+            "description".into(),
+            Value::String(self.description.clone()),
+        );
         doc.insert("required".into(), Value::Bool(self.required));
         if self.type_ != AttrType::Complex {
             doc.insert("caseExact".into(), Value::Bool(self.case_exact));
@@ -541,7 +545,8 @@ fn enterprise_user() -> SchemaDef {
         name: "EnterpriseUser".to_owned(),
         description: "Enterprise User".to_owned(),
         attributes: vec![
-            AttributeDef::string("employeeNumber").describe("Identifier assigned by the organization."),
+            AttributeDef::string("employeeNumber")
+                .describe("Identifier assigned by the organization."),
             AttributeDef::string("costCenter").describe("Name of a cost center."),
             AttributeDef::string("organization").describe("Name of an organization."),
             AttributeDef::string("division").describe("Name of a division."),
@@ -622,7 +627,8 @@ fn strip_attrs(attrs: &mut Vec<AttributeDef>, prefix: &str, keep: &dyn Fn(&str) 
             return false;
         }
         let sub_prefix = format!("{full}.");
-        a.sub_attributes.retain(|s| keep(&format!("{sub_prefix}{}", s.name)));
+        a.sub_attributes
+            .retain(|s| keep(&format!("{sub_prefix}{}", s.name)));
         !a.sub_attributes.is_empty()
     });
 }
@@ -776,7 +782,11 @@ fn join_url(base_url: &str, tail: &str) -> String {
 /// The `/Schemas/{id}` document of `schema` (RFC 7643 §7).
 #[must_use]
 pub fn schema_document(schema: &SchemaDef, base_url: &str) -> Value {
-    let attributes: Vec<Value> = schema.attributes.iter().map(AttributeDef::document).collect();
+    let attributes: Vec<Value> = schema
+        .attributes
+        .iter()
+        .map(AttributeDef::document)
+        .collect();
     json!({
         "schemas": [SCHEMA_SCHEMA],
         "id": schema.id,
@@ -834,7 +844,7 @@ pub fn resource_type_document(
 }
 
 /// The `/ServiceProviderConfig` document (RFC 7643 §5): PATCH, filter (with
-/// `maxResults`), sort and (optionally) ETags supported; bulk and password
+/// `maxResults`), sort and (optionally) `ETag`s supported; bulk and password
 /// change unsupported; OAuth bearer token authentication.
 #[must_use]
 pub fn service_provider_config(
@@ -864,4 +874,295 @@ pub fn service_provider_config(
             "location": join_url(base_url, "ServiceProviderConfig"),
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "https://sso.example.com/realms/acme/scim/v2/";
+
+    fn find<'a>(attrs: &'a Value, name: &str) -> &'a Value {
+        attrs
+            .as_array()
+            .and_then(|a| a.iter().find(|x| x["name"] == name))
+            .unwrap_or(&Value::Null)
+    }
+
+    /// Every definition (recursively) appears in the document with its
+    /// characteristics.
+    fn assert_documented(defs: &[AttributeDef], doc_attrs: &Value, context: &str) {
+        for def in defs {
+            let doc = find(doc_attrs, &def.name);
+            let at = format!("{context}{}", def.name);
+            assert!(doc.is_object(), "{at} missing from the schema document");
+            assert_eq!(doc["type"], def.type_.as_str(), "{at} type");
+            assert_eq!(doc["multiValued"], def.multi_valued, "{at} multiValued");
+            assert_eq!(doc["required"], def.required, "{at} required");
+            assert_eq!(
+                doc["mutability"],
+                def.mutability.as_str(),
+                "{at} mutability"
+            );
+            assert_eq!(doc["returned"], def.returned.as_str(), "{at} returned");
+            if def.type_ == AttrType::Complex {
+                assert_documented(
+                    &def.sub_attributes,
+                    &doc["subAttributes"],
+                    &format!("{at}."),
+                );
+            } else {
+                assert_eq!(doc["caseExact"], def.case_exact, "{at} caseExact");
+                assert_eq!(
+                    doc["uniqueness"],
+                    def.uniqueness.as_str(),
+                    "{at} uniqueness"
+                );
+            }
+            assert!(
+                !doc.as_object()
+                    .is_some_and(|m| m.values().any(Value::is_null)),
+                "{at} has nulls"
+            );
+        }
+    }
+
+    #[test]
+    fn schemas_documents_describe_every_attribute_the_resources_use() {
+        let user = ResourceSchema::user();
+        let group = ResourceSchema::group();
+        let docs = schema_documents(&[&user, &group], BASE);
+        let ids: Vec<&str> = docs.iter().filter_map(|d| d["id"].as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                USER_SCHEMA,
+                ENTERPRISE_USER_SCHEMA,
+                CUSTOM_EXTENSION_SCHEMA,
+                GROUP_SCHEMA
+            ]
+        );
+        for (doc, schema) in docs.iter().zip(user.schemas().chain(group.schemas())) {
+            assert_eq!(doc["schemas"], json!([SCHEMA_SCHEMA]));
+            assert_eq!(
+                doc["meta"]["location"],
+                format!(
+                    "https://sso.example.com/realms/acme/scim/v2/Schemas/{}",
+                    schema.id
+                )
+            );
+            assert_documented(&schema.attributes, &doc["attributes"], "");
+        }
+    }
+
+    #[test]
+    fn required_user_and_group_attributes_are_defined_with_rfc_characteristics() {
+        let user = ResourceSchema::user();
+        let doc = schema_document(&user.core, BASE);
+        let attrs = &doc["attributes"];
+        let user_name = find(attrs, "userName");
+        assert_eq!(user_name["caseExact"], false);
+        assert_eq!(user_name["uniqueness"], "server");
+        assert_eq!(user_name["required"], true);
+        assert_eq!(find(attrs, "externalId")["caseExact"], true);
+        assert_eq!(find(attrs, "active")["type"], "boolean");
+        assert_eq!(find(attrs, "groups")["mutability"], "readOnly");
+        assert_eq!(find(attrs, "id")["returned"], "always");
+        assert_eq!(find(attrs, "meta")["mutability"], "readOnly");
+        assert_eq!(find(attrs, "password")["returned"], "never");
+        for name in [
+            "userName",
+            "name",
+            "displayName",
+            "nickName",
+            "title",
+            "userType",
+            "preferredLanguage",
+            "locale",
+            "timezone",
+            "active",
+            "emails",
+            "phoneNumbers",
+            "addresses",
+            "roles",
+            "groups",
+            "externalId",
+            "id",
+            "meta",
+        ] {
+            assert!(find(attrs, name).is_object(), "{name}");
+        }
+        for (parent, subs) in [
+            (
+                "name",
+                &[
+                    "givenName",
+                    "familyName",
+                    "formatted",
+                    "middleName",
+                    "honorificPrefix",
+                    "honorificSuffix",
+                ][..],
+            ),
+            ("emails", &["value", "type", "primary", "display"][..]),
+            (
+                "addresses",
+                &[
+                    "type",
+                    "streetAddress",
+                    "locality",
+                    "region",
+                    "postalCode",
+                    "country",
+                    "formatted",
+                    "primary",
+                ][..],
+            ),
+        ] {
+            for sub in subs {
+                assert!(
+                    find(&find(attrs, parent)["subAttributes"], sub).is_object(),
+                    "{parent}.{sub}"
+                );
+            }
+        }
+        let ent = schema_document(
+            user.extension(ENTERPRISE_USER_SCHEMA).expect("enterprise"),
+            BASE,
+        );
+        for name in [
+            "employeeNumber",
+            "costCenter",
+            "organization",
+            "division",
+            "department",
+            "manager",
+        ] {
+            assert!(find(&ent["attributes"], name).is_object(), "{name}");
+        }
+        let manager = find(&ent["attributes"], "manager");
+        for sub in ["value", "$ref", "displayName"] {
+            assert!(
+                find(&manager["subAttributes"], sub).is_object(),
+                "manager.{sub}"
+            );
+        }
+        assert_eq!(
+            find(&manager["subAttributes"], "$ref")["referenceTypes"],
+            json!(["User"])
+        );
+        let custom = schema_document(
+            user.extension(CUSTOM_EXTENSION_SCHEMA).expect("custom"),
+            BASE,
+        );
+        assert_eq!(find(&custom["attributes"], "tag")["type"], "string");
+
+        let group = ResourceSchema::group();
+        let gdoc = schema_document(&group.core, BASE);
+        assert_eq!(find(&gdoc["attributes"], "displayName")["required"], true);
+        let members = find(&gdoc["attributes"], "members");
+        assert_eq!(members["mutability"], "readWrite");
+        assert_eq!(members["multiValued"], true);
+        for sub in ["value", "$ref", "display", "type"] {
+            assert!(
+                find(&members["subAttributes"], sub).is_object(),
+                "members.{sub}"
+            );
+        }
+        assert!(find(&gdoc["attributes"], "externalId").is_object());
+    }
+
+    #[test]
+    fn resolve_finds_core_extension_and_sub_attributes() {
+        let user = ResourceSchema::user();
+        let r = |p: AttrPath| user.resolve(&p).map(|d| d.name.clone());
+        assert_eq!(r(AttrPath::new("USERNAME")), Some("userName".into()));
+        assert_eq!(
+            r(AttrPath::new("name").with_sub("GIVENNAME")),
+            Some("givenName".into())
+        );
+        assert_eq!(
+            r(AttrPath::new("manager")
+                .with_schema(ENTERPRISE_USER_SCHEMA)
+                .with_sub("value")),
+            Some("value".into())
+        );
+        assert_eq!(
+            r(AttrPath::new("userName").with_schema(USER_SCHEMA)),
+            Some("userName".into())
+        );
+        assert_eq!(r(AttrPath::new("department")), Some("department".into()));
+        assert_eq!(r(AttrPath::new("nope")), None);
+        assert_eq!(r(AttrPath::new("name").with_sub("nope")), None);
+        assert_eq!(r(AttrPath::new("tag").with_schema("urn:unknown")), None);
+        let whole = AttrPath::new("User")
+            .with_schema("urn:ietf:params:scim:schemas:extension:enterprise:2.0");
+        assert_eq!(
+            user.extension_for_path(&whole).map(|s| s.name.as_str()),
+            Some("EnterpriseUser")
+        );
+    }
+
+    #[test]
+    fn runtime_extension_attributes_and_retain() {
+        let urn = "urn:ietf:params:scim:schemas:extension:acme:2.0:User";
+        let mut user = ResourceSchema::user()
+            .with_extension_attribute(urn, AttributeDef::string("badge"))
+            .with_extension_attribute(CUSTOM_EXTENSION_SCHEMA, AttributeDef::boolean("tag"));
+        assert_eq!(user.extension(urn).map(|s| s.name.as_str()), Some("acme"));
+        let tag = AttrPath::new("tag").with_schema(CUSTOM_EXTENSION_SCHEMA);
+        assert_eq!(user.resolve(&tag).map(|d| d.type_), Some(AttrType::Boolean));
+
+        let kept = [
+            "userName",
+            "active",
+            "name.givenName",
+            "name.familyName",
+            "emails",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
+        ];
+        user.retain(|p| kept.contains(&p));
+        let names: Vec<&str> = user
+            .core
+            .attributes
+            .iter()
+            .map(|a| a.name.as_str())
+            .collect();
+        assert_eq!(
+            names,
+            ["id", "meta", "userName", "name", "active", "emails"]
+        );
+        let name = user.core.attribute("name").expect("name kept");
+        assert_eq!(name.sub_attributes.len(), 2);
+        assert_eq!(user.extensions.len(), 1);
+        assert!(user.resolve(&AttrPath::new("manager")).is_some());
+        assert!(user.resolve(&AttrPath::new("department")).is_none());
+    }
+
+    #[test]
+    fn resource_type_and_service_provider_config_documents() {
+        let user = ResourceSchema::user();
+        let rt = resource_type_document("User", "/Users", &user, BASE);
+        assert_eq!(rt["schema"], USER_SCHEMA);
+        assert_eq!(rt["endpoint"], "/Users");
+        assert_eq!(
+            rt["schemaExtensions"],
+            json!([
+                {"schema": ENTERPRISE_USER_SCHEMA, "required": false},
+                {"schema": CUSTOM_EXTENSION_SCHEMA, "required": false}
+            ])
+        );
+        assert_eq!(
+            rt["meta"]["location"],
+            "https://sso.example.com/realms/acme/scim/v2/ResourceTypes/User"
+        );
+        let spc = service_provider_config(BASE, 200, 1_048_576, true);
+        assert_eq!(spc["patch"]["supported"], true);
+        assert_eq!(spc["filter"], json!({"supported": true, "maxResults": 200}));
+        assert_eq!(spc["sort"]["supported"], true);
+        assert_eq!(spc["etag"]["supported"], true);
+        assert_eq!(spc["bulk"]["supported"], false);
+        assert_eq!(spc["changePassword"]["supported"], false);
+        assert_eq!(spc["authenticationSchemes"][0]["type"], "oauthbearertoken");
+    }
 }

@@ -1,0 +1,228 @@
+//! Bearer credential verification, per realm. Static secret tokens are
+//! stored only as SHA-256 hashes on the realm's `scim-endpoint` client and
+//! compared in constant time against every active hash; any number may be
+//! active at once, so rotation needs no downtime.
+//!
+//! Invariant: a credential is checked only against the settings of the realm
+//! it is presented to, so a credential for realm A never works on realm B;
+//! no secret, token or hash is ever logged.
+
+use std::fmt::Write as _;
+
+use base64::Engine;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::mapping::{RealmScimSettings, StoredToken};
+
+/// Prefix of the static tokens this service issues (helps secret scanners).
+pub const TOKEN_PREFIX: &str = "kcscim_";
+
+/// Who called, as far as authentication tells.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// A static token, by its public id.
+    StaticToken {
+        /// The token's id (never the secret).
+        id: String,
+    },
+}
+
+impl Credential {
+    /// The credential kind, for logs and metrics.
+    #[must_use]
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::StaticToken { .. } => "static_token",
+        }
+    }
+
+    /// The credential's public id, for the audit log.
+    #[must_use]
+    pub fn id(&self) -> &str {
+        match self {
+            Self::StaticToken { id } => id,
+        }
+    }
+}
+
+/// Why a request was not authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// No `Authorization` header.
+    #[error("the request has no Authorization header")]
+    Missing,
+    /// Not `Bearer <token>`.
+    #[error("the Authorization header is not a Bearer token")]
+    WrongScheme,
+    /// The token matches no active credential of this realm.
+    #[error("the bearer token is not valid for this realm")]
+    Invalid,
+    /// The token matched an expired credential.
+    #[error("the bearer token has expired")]
+    Expired,
+}
+
+impl AuthError {
+    /// A short label for metrics.
+    #[must_use]
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::Missing => "missing",
+            Self::WrongScheme => "wrong_scheme",
+            Self::Invalid => "invalid",
+            Self::Expired => "expired",
+        }
+    }
+}
+
+/// The token of an `Authorization: Bearer …` header value.
+pub fn bearer_token(header: Option<&str>) -> Result<&str, AuthError> {
+    let header = header.ok_or(AuthError::Missing)?.trim();
+    let (scheme, token) = header.split_once(' ').ok_or(AuthError::WrongScheme)?;
+    let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+        return Err(AuthError::WrongScheme);
+    }
+    Ok(token)
+}
+
+/// Verifies `token` against the realm's credentials.
+pub fn verify(
+    token: &str,
+    settings: &RealmScimSettings,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Credential, AuthError> {
+    let presented = Sha256::digest(token.as_bytes());
+    let mut matched: Option<&StoredToken> = None;
+    for stored in &settings.tokens {
+        let Some(hash) = decode_hex(&stored.sha256) else {
+            continue;
+        };
+        // Every stored hash is compared, whatever matched before.
+        if bool::from(hash.as_slice().ct_eq(presented.as_slice())) {
+            matched = Some(stored);
+        }
+    }
+    let stored = matched.ok_or(AuthError::Invalid)?;
+    if let Some(expires) = &stored.expires {
+        let expired = chrono::DateTime::parse_from_rfc3339(expires)
+            .map_or(true, |t| t.with_timezone(&chrono::Utc) <= now);
+        if expired {
+            return Err(AuthError::Expired);
+        }
+    }
+    Ok(Credential::StaticToken {
+        id: stored.id.clone(),
+    })
+}
+
+/// A new static token: `(stored form, secret)`. The secret carries 256 bits
+/// of randomness and is shown once; only its hash is stored.
+#[must_use]
+pub fn new_static_token(
+    now: chrono::DateTime<chrono::Utc>,
+    expires: Option<chrono::DateTime<chrono::Utc>>,
+) -> (StoredToken, String) {
+    let mut secret_bytes = [0_u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut secret_bytes);
+    let mut id_bytes = [0_u8; 6];
+    rand::rngs::OsRng.fill_bytes(&mut id_bytes);
+    let secret = format!(
+        "{TOKEN_PREFIX}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret_bytes)
+    );
+    let stored = StoredToken {
+        id: hex(&id_bytes),
+        sha256: hex(&Sha256::digest(secret.as_bytes())),
+        created: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        expires: expires.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+    };
+    (stored, secret)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().fold(String::new(), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
+}
+
+fn decode_hex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings_with(tokens: Vec<StoredToken>) -> RealmScimSettings {
+        RealmScimSettings {
+            tokens,
+            ..RealmScimSettings::default()
+        }
+    }
+
+    #[test]
+    fn issued_token_verifies_and_only_its_hash_is_stored() {
+        let now = chrono::Utc::now();
+        let (stored, secret) = new_static_token(now, None);
+        assert!(secret.starts_with(TOKEN_PREFIX));
+        assert!(!stored.sha256.contains(&secret));
+        let s = settings_with(vec![stored.clone()]);
+        assert_eq!(
+            verify(&secret, &s, now),
+            Ok(Credential::StaticToken { id: stored.id })
+        );
+    }
+
+    #[test]
+    fn two_active_tokens_both_work_and_revoking_one_keeps_the_other() {
+        let now = chrono::Utc::now();
+        let (a, secret_a) = new_static_token(now, None);
+        let (b, secret_b) = new_static_token(now, None);
+        let both = settings_with(vec![a.clone(), b.clone()]);
+        assert!(verify(&secret_a, &both, now).is_ok());
+        assert!(verify(&secret_b, &both, now).is_ok());
+        let only_b = settings_with(vec![b]);
+        assert_eq!(verify(&secret_a, &only_b, now), Err(AuthError::Invalid));
+        assert!(verify(&secret_b, &only_b, now).is_ok());
+    }
+
+    #[test]
+    fn expired_token_is_refused() {
+        let now = chrono::Utc::now();
+        let (stored, secret) = new_static_token(now, Some(now - chrono::Duration::seconds(1)));
+        assert_eq!(
+            verify(&secret, &settings_with(vec![stored]), now),
+            Err(AuthError::Expired)
+        );
+    }
+
+    #[test]
+    fn header_forms() {
+        assert_eq!(bearer_token(None), Err(AuthError::Missing));
+        assert_eq!(bearer_token(Some("Basic abc")), Err(AuthError::WrongScheme));
+        assert_eq!(bearer_token(Some("Bearer")), Err(AuthError::WrongScheme));
+        assert_eq!(bearer_token(Some("Bearer ")), Err(AuthError::WrongScheme));
+        assert_eq!(bearer_token(Some("bearer abc")), Ok("abc"));
+    }
+
+    #[test]
+    fn a_token_of_another_realm_is_refused() {
+        let now = chrono::Utc::now();
+        let (_, secret_a) = new_static_token(now, None);
+        let (b, _) = new_static_token(now, None);
+        assert_eq!(
+            verify(&secret_a, &settings_with(vec![b]), now),
+            Err(AuthError::Invalid)
+        );
+    }
+}

@@ -1,0 +1,108 @@
+//! Errors of the directory port: what went wrong in SCIM terms, with
+//! Keycloak's own text kept for the log only.
+
+use crate::keycloak::KcError;
+use crate::scim::ScimError;
+
+/// An error of a directory operation.
+#[derive(Debug, thiserror::Error)]
+pub enum DirectoryError {
+    /// A client error already in SCIM terms (invalid value, filter, path…).
+    #[error(transparent)]
+    Scim(#[from] ScimError),
+    /// The resource (or realm) does not exist, or SCIM is off for the realm.
+    #[error("{0}")]
+    NotFound(String),
+    /// A uniqueness conflict.
+    #[error("{0}")]
+    Conflict(String),
+    /// The resource is protected from SCIM writes.
+    #[error("{0}")]
+    Forbidden(String),
+    /// `If-Match` did not match the current version.
+    #[error("the resource was modified: If-Match does not match version {current}")]
+    PreconditionFailed {
+        /// The current version.
+        current: String,
+    },
+    /// Keycloak is down, slow or overloaded; retry after the given seconds.
+    #[error("{detail}")]
+    Unavailable {
+        /// What is unavailable.
+        detail: String,
+        /// Suggested `Retry-After`, in seconds.
+        retry_after: u64,
+    },
+    /// Keycloak answered in a way we cannot map to a client error.
+    #[error("identity backend error: {0}")]
+    Backend(String),
+}
+
+impl DirectoryError {
+    /// Maps a Keycloak error to a directory error for an operation on `what`.
+    pub fn from_kc(err: KcError, what: &str) -> Self {
+        match err {
+            KcError::NotFound(_) => Self::NotFound(format!("{what} not found")),
+            KcError::Conflict(message) => Self::Conflict(conflict_detail(&message)),
+            KcError::BadRequest { message, errors } => {
+                let fields: Vec<String> = errors
+                    .iter()
+                    .filter_map(|e| e.field.as_deref())
+                    .map(scim_name_of_field)
+                    .collect();
+                let detail = if fields.is_empty() {
+                    format!("Keycloak rejected the value: {}", readable(&message))
+                } else {
+                    format!(
+                        "invalid value for {}: {}",
+                        fields.join(", "),
+                        readable(errors.first().map_or(&message, |e| &e.message))
+                    )
+                };
+                Self::Scim(ScimError::invalid_value(detail))
+            }
+            e if e.is_unavailable() => Self::Unavailable {
+                detail: "Keycloak is unavailable; retry later".to_owned(),
+                retry_after: 5,
+            },
+            KcError::AdminAuth(_) | KcError::Forbidden(_) => Self::Unavailable {
+                detail: "the SCIM service cannot authenticate to Keycloak; retry later".to_owned(),
+                retry_after: 30,
+            },
+            other => Self::Backend(other.to_string()),
+        }
+    }
+}
+
+fn conflict_detail(message: &str) -> String {
+    let lower = message.to_ascii_lowercase();
+    if lower.contains("email") {
+        "a user with the same email already exists".to_owned()
+    } else if lower.contains("username") {
+        "a user with the same userName already exists".to_owned()
+    } else if lower.contains("group") || lower.contains("sibling") {
+        "a group with the same displayName already exists".to_owned()
+    } else {
+        "the resource conflicts with an existing one".to_owned()
+    }
+}
+
+/// SCIM's name for a Keycloak field named in a validation error.
+fn scim_name_of_field(field: &str) -> String {
+    match field {
+        "username" => "userName".to_owned(),
+        "email" => "emails".to_owned(),
+        "firstName" => "name.givenName".to_owned(),
+        "lastName" => "name.familyName".to_owned(),
+        other => other.to_owned(),
+    }
+}
+
+/// Keycloak's message keys (`error-invalid-email`) made readable, without
+/// leaking anything but the key itself.
+fn readable(message: &str) -> String {
+    let trimmed: String = message.chars().take(120).collect();
+    trimmed
+        .trim_start_matches("error-")
+        .replace(['-', '_'], " ")
+}

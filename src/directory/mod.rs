@@ -1,0 +1,132 @@
+//! The use cases — create, get, list, replace, patch, delete a user (and,
+//! with groups, a group) — behind one narrow port, the [`Directory`] trait.
+//! [`KcDirectory`] implements it on Keycloak's Admin API and does the
+//! orchestration (read, patch, write; membership calls); [`MemoryDirectory`]
+//! is an in-memory fake for fast handler tests.
+//!
+//! Invariant: resources cross this port as canonical SCIM JSON; nothing of
+//! Keycloak's representations leaks out, and nothing here knows actix.
+
+mod error;
+mod keycloak;
+mod memory;
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use crate::mapping::RealmScimSettings;
+use crate::scim::schema::ResourceSchema;
+use crate::scim::{AttrPath, Filter, PatchRequest};
+
+pub use error::DirectoryError;
+pub use keycloak::{KcDirectory, KcDirectoryOptions};
+pub use memory::MemoryDirectory;
+
+/// What the HTTP layer needs to know about a realm before serving it.
+#[derive(Debug, Clone)]
+pub struct RealmView {
+    /// The realm's SCIM settings (enabled, profile, tenant id, token hashes).
+    pub settings: RealmScimSettings,
+    /// The User schema the realm advertises (attributes that round-trip).
+    pub user_schema: ResourceSchema,
+    /// The Group schema.
+    pub group_schema: ResourceSchema,
+    /// The realm's SCIM base URL (`…/realms/{r}/scim/v2`).
+    pub base_url: String,
+}
+
+/// A list request after parsing and validation.
+#[derive(Debug, Clone, Default)]
+pub struct ListRequest {
+    /// The filter, if any.
+    pub filter: Option<Filter>,
+    /// 1-based index of the first result.
+    pub start_index: usize,
+    /// Page size (already capped).
+    pub count: usize,
+    /// Sort attribute.
+    pub sort_by: Option<AttrPath>,
+    /// Sort descending.
+    pub descending: bool,
+    /// Members are excluded from the response: do not load them.
+    pub skip_members: bool,
+}
+
+/// One page of results.
+#[derive(Debug, Clone, Default)]
+pub struct ListPage {
+    /// Matches in all pages.
+    pub total: usize,
+    /// This page.
+    pub resources: Vec<Value>,
+}
+
+/// The port the HTTP layer talks to.
+#[async_trait]
+pub trait Directory: Send + Sync + 'static {
+    /// The realm's view; `NotFound` when the realm or its SCIM set-up is absent.
+    async fn realm(&self, realm: &str) -> Result<RealmView, DirectoryError>;
+    /// A user by id.
+    async fn get_user(&self, realm: &str, id: &str) -> Result<Value, DirectoryError>;
+    /// Users matching a list request.
+    async fn list_users(&self, realm: &str, req: &ListRequest) -> Result<ListPage, DirectoryError>;
+    /// Creates a user from a normalised SCIM body.
+    async fn create_user(&self, realm: &str, body: &Value) -> Result<Value, DirectoryError>;
+    /// Replaces a user (PUT) with a normalised SCIM body.
+    async fn replace_user(
+        &self,
+        realm: &str,
+        id: &str,
+        body: &Value,
+        if_match: Option<&str>,
+    ) -> Result<Value, DirectoryError>;
+    /// Applies a PATCH to a user.
+    async fn patch_user(
+        &self,
+        realm: &str,
+        id: &str,
+        patch: &PatchRequest,
+        if_match: Option<&str>,
+    ) -> Result<Value, DirectoryError>;
+    /// Deletes a user.
+    async fn delete_user(
+        &self,
+        realm: &str,
+        id: &str,
+        if_match: Option<&str>,
+    ) -> Result<(), DirectoryError>;
+    /// Whether the backend answers (for `/readyz`).
+    async fn ready(&self) -> Result<(), DirectoryError>;
+}
+
+/// Whether an `If-Match` header value admits the resource version `current`
+/// (`*` matches anything; weak and strong forms compare equal).
+#[must_use]
+pub fn if_match_admits(if_match: Option<&str>, current: &str) -> bool {
+    let Some(header) = if_match else { return true };
+    let strip = |s: &str| {
+        s.trim()
+            .trim_start_matches("W/")
+            .trim_matches('"')
+            .to_owned()
+    };
+    let current = strip(current);
+    header
+        .split(',')
+        .any(|tag| tag.trim() == "*" || strip(tag) == current)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::if_match_admits;
+
+    #[test]
+    fn if_match_compares_weak_and_strong_forms() {
+        assert!(if_match_admits(None, "W/\"a\""));
+        assert!(if_match_admits(Some("*"), "W/\"a\""));
+        assert!(if_match_admits(Some("W/\"a\""), "W/\"a\""));
+        assert!(if_match_admits(Some("\"a\""), "W/\"a\""));
+        assert!(if_match_admits(Some("\"b\", W/\"a\""), "W/\"a\""));
+        assert!(!if_match_admits(Some("W/\"b\""), "W/\"a\""));
+    }
+}

@@ -1,0 +1,70 @@
+//! actix-web routes for `/realms/{realm}/scim/v2/*`: authentication, content
+//! types, body limits, query parsing, projection, and the one place where
+//! errors become responses ([`error::ApiError`]). Handlers are thin: extract,
+//! call the [`Directory`](crate::directory::Directory) port, respond.
+//!
+//! Invariant: this module never talks to Keycloak or the mapping directly;
+//! every response body is SCIM JSON with `Content-Type: application/scim+json`.
+
+mod discovery;
+pub mod error;
+mod request;
+mod users;
+
+use std::sync::Arc;
+
+use actix_web::web;
+
+use crate::directory::Directory;
+
+pub use error::ApiError;
+
+/// The SCIM media type.
+pub const SCIM_JSON: &str = "application/scim+json";
+
+/// Limits applied to requests.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest `count` honoured.
+    pub max_results: usize,
+    /// Largest request body, in bytes.
+    pub max_body_bytes: usize,
+}
+
+/// Shared state of the HTTP layer.
+pub struct AppState {
+    /// The directory port.
+    pub directory: Arc<dyn Directory>,
+    /// Request limits.
+    pub limits: Limits,
+}
+
+/// Mounts every route. Tests build the same app with this function.
+pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
+    cfg.app_data(state)
+        .route("/healthz", web::get().to(discovery::healthz))
+        .route("/readyz", web::get().to(discovery::readyz))
+        .service(
+            web::scope("/realms/{realm}/scim/v2")
+                .route(
+                    "/ServiceProviderConfig",
+                    web::get().to(discovery::service_provider_config),
+                )
+                .route("/ResourceTypes", web::get().to(discovery::resource_types))
+                .route(
+                    "/ResourceTypes/{name}",
+                    web::get().to(discovery::resource_type),
+                )
+                .route("/Schemas", web::get().to(discovery::schemas))
+                .route("/Schemas/{id}", web::get().to(discovery::schema))
+                .route("/Users", web::get().to(users::list))
+                .route("/Users", web::post().to(users::create))
+                .route("/Users/.search", web::post().to(users::search))
+                .route("/Users/{id}", web::get().to(users::get))
+                .route("/Users/{id}", web::put().to(users::replace))
+                .route("/Users/{id}", web::patch().to(users::patch))
+                .route("/Users/{id}", web::delete().to(users::delete))
+                .default_service(web::to(discovery::no_such_endpoint)),
+        )
+        .default_service(web::to(discovery::no_such_endpoint));
+}

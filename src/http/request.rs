@@ -1,0 +1,329 @@
+//! Request plumbing shared by the handlers: realm and bearer checks, JSON
+//! bodies (content type, size limit, syntax), list parameters from the query
+//! string or a `.search` body, projection, and SCIM responses.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use futures::StreamExt;
+use serde_json::Value;
+
+use super::{ApiError, AppState, SCIM_JSON};
+use crate::auth::{self, Credential};
+use crate::directory::{ListRequest, RealmView};
+use crate::scim::projection::{parse_attribute_list, project};
+use crate::scim::schema::ResourceSchema;
+use crate::scim::{parse_attr_path, parse_filter, AttrPath, ScimError};
+
+/// An authenticated request to one realm.
+pub struct Scope {
+    /// The realm from the path.
+    pub realm: String,
+    /// The realm's view.
+    pub view: RealmView,
+    /// Who called.
+    pub credential: Credential,
+}
+
+/// Checks the realm (404 when it has no enabled SCIM endpoint) and the
+/// bearer credential (401).
+pub async fn authorize(req: &HttpRequest, state: &AppState) -> Result<Scope, ApiError> {
+    let realm = req.match_info().get("realm").unwrap_or_default().to_owned();
+    let view = state.directory.realm(&realm).await?;
+    let header = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let token = auth::bearer_token(header)?;
+    let credential = auth::verify(token, &view.settings, chrono::Utc::now())?;
+    Ok(Scope {
+        realm,
+        view,
+        credential,
+    })
+}
+
+/// The id path segment.
+pub fn id_of(req: &HttpRequest) -> String {
+    req.match_info().get("id").unwrap_or_default().to_owned()
+}
+
+/// The `If-Match` header.
+pub fn if_match(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get(header::IF_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// Reads a JSON body: `application/scim+json` or `application/json`, at most
+/// `limit` bytes, valid JSON.
+pub async fn json_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<Value, ApiError> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let media = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    if media != SCIM_JSON && media != "application/json" {
+        return Err(ScimError::new(
+            415,
+            Some(crate::scim::ScimType::InvalidSyntax),
+            format!("Content-Type must be {SCIM_JSON} or application/json, not {content_type:?}"),
+        )
+        .into());
+    }
+    let too_large = || {
+        ApiError::from(ScimError::payload_too_large(format!(
+            "the request body exceeds {limit} bytes"
+        )))
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::from(ScimError::invalid_syntax(format!(
+                "cannot read the body: {e}"
+            )))
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    serde_json::from_slice(&body)
+        .map_err(|e| ScimError::invalid_syntax(format!("the body is not valid JSON: {e}")).into())
+}
+
+/// `attributes` / `excludedAttributes`.
+#[derive(Debug, Default, Clone)]
+pub struct Projection {
+    attributes: Vec<AttrPath>,
+    excluded: Vec<AttrPath>,
+}
+
+impl Projection {
+    /// From the query string.
+    pub fn from_query(req: &HttpRequest) -> Result<Self, ApiError> {
+        let mut p = Self::default();
+        for (key, value) in query_pairs(req) {
+            if key.eq_ignore_ascii_case("attributes") {
+                p.attributes.extend(parse_attribute_list(&value)?);
+            } else if key.eq_ignore_ascii_case("excludedAttributes") {
+                p.excluded.extend(parse_attribute_list(&value)?);
+            }
+        }
+        Ok(p)
+    }
+
+    /// Whether `members` is excluded (so the directory need not load them).
+    #[must_use]
+    pub fn excludes(&self, name: &str) -> bool {
+        self.excluded
+            .iter()
+            .any(|p| p.name.eq_ignore_ascii_case(name) && p.sub_attr.is_none())
+            || (!self.attributes.is_empty()
+                && !self
+                    .attributes
+                    .iter()
+                    .any(|p| p.name.eq_ignore_ascii_case(name)))
+    }
+
+    /// Applies the projection.
+    #[must_use]
+    pub fn apply(&self, resource: &Value, schema: &ResourceSchema) -> Value {
+        if self.attributes.is_empty() && self.excluded.is_empty() {
+            return resource.clone();
+        }
+        project(resource, &self.attributes, &self.excluded, schema)
+    }
+}
+
+fn query_pairs(req: &HttpRequest) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(req.query_string().as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// List parameters (RFC 7644 §3.4.2), from a query string or a `.search` body.
+#[derive(Debug, Default)]
+pub struct ListParams {
+    /// The list request for the directory.
+    pub request: ListRequest,
+    /// The projection of each resource.
+    pub projection: Projection,
+}
+
+fn parse_index(name: &str, value: &str) -> Result<i64, ApiError> {
+    value.trim().parse::<i64>().map_err(|_| {
+        ScimError::invalid_value(format!("{name} must be an integer, not {value:?}")).into()
+    })
+}
+
+impl ListParams {
+    /// From the query string of a GET.
+    pub fn from_query(req: &HttpRequest, max_results: usize) -> Result<Self, ApiError> {
+        let mut filter = None;
+        let mut start = None;
+        let mut count = None;
+        let mut sort_by = None;
+        let mut sort_order = None;
+        for (key, value) in query_pairs(req) {
+            match key.to_ascii_lowercase().as_str() {
+                "filter" => filter = Some(value),
+                "startindex" => start = Some(parse_index("startIndex", &value)?),
+                "count" => count = Some(parse_index("count", &value)?),
+                "sortby" => sort_by = Some(value),
+                "sortorder" => sort_order = Some(value),
+                _ => {} // unknown parameters (e.g. aadOptscim062020) are ignored
+            }
+        }
+        let projection = Projection::from_query(req)?;
+        Self::build(
+            filter.as_deref(),
+            start,
+            count,
+            sort_by.as_deref(),
+            sort_order.as_deref(),
+            projection,
+            max_results,
+        )
+    }
+
+    /// From the body of `POST …/.search`.
+    pub fn from_search_body(body: &Value, max_results: usize) -> Result<Self, ApiError> {
+        let obj = body
+            .as_object()
+            .ok_or_else(|| ScimError::invalid_syntax("the search request must be an object"))?;
+        let text = |k: &str| -> Result<Option<String>, ApiError> {
+            match obj.iter().find(|(key, _)| key.eq_ignore_ascii_case(k)) {
+                None | Some((_, Value::Null)) => Ok(None),
+                Some((_, Value::String(s))) => Ok(Some(s.clone())),
+                Some(_) => Err(ScimError::invalid_value(format!("{k} must be a string")).into()),
+            }
+        };
+        let int = |k: &str| -> Result<Option<i64>, ApiError> {
+            match obj.iter().find(|(key, _)| key.eq_ignore_ascii_case(k)) {
+                None | Some((_, Value::Null)) => Ok(None),
+                Some((_, v)) => v.as_i64().map(Some).ok_or_else(|| {
+                    ScimError::invalid_value(format!("{k} must be an integer")).into()
+                }),
+            }
+        };
+        let list = |k: &str| -> Result<Vec<AttrPath>, ApiError> {
+            match obj.iter().find(|(key, _)| key.eq_ignore_ascii_case(k)) {
+                None | Some((_, Value::Null)) => Ok(Vec::new()),
+                Some((_, Value::Array(items))) => items
+                    .iter()
+                    .map(|i| {
+                        i.as_str()
+                            .ok_or_else(|| {
+                                ApiError::from(ScimError::invalid_value(format!(
+                                    "{k} must be strings"
+                                )))
+                            })
+                            .and_then(|s| parse_attr_path(s).map_err(ApiError::from))
+                    })
+                    .collect(),
+                Some((_, Value::String(s))) => Ok(parse_attribute_list(s)?),
+                Some(_) => Err(ScimError::invalid_value(format!("{k} must be an array")).into()),
+            }
+        };
+        let projection = Projection {
+            attributes: list("attributes")?,
+            excluded: list("excludedAttributes")?,
+        };
+        Self::build(
+            text("filter")?.as_deref(),
+            int("startIndex")?,
+            int("count")?,
+            text("sortBy")?.as_deref(),
+            text("sortOrder")?.as_deref(),
+            projection,
+            max_results,
+        )
+    }
+
+    fn build(
+        filter: Option<&str>,
+        start: Option<i64>,
+        count: Option<i64>,
+        sort_by: Option<&str>,
+        sort_order: Option<&str>,
+        projection: Projection,
+        max_results: usize,
+    ) -> Result<Self, ApiError> {
+        let filter = match filter.map(str::trim) {
+            None | Some("") => None,
+            Some(f) => Some(parse_filter(f)?),
+        };
+        // RFC 7644 §3.4.2.4: startIndex < 1 is read as 1; count < 0 as 0.
+        let start_index = usize::try_from(start.unwrap_or(1).max(1)).unwrap_or(1);
+        let count = count.map_or(max_results, |c| {
+            usize::try_from(c.max(0)).unwrap_or(0).min(max_results)
+        });
+        let sort_by = sort_by
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| parse_attr_path(s.trim()))
+            .transpose()?;
+        let descending = match sort_order.map(str::to_ascii_lowercase).as_deref() {
+            None | Some("" | "ascending") => false,
+            Some("descending") => true,
+            Some(other) => {
+                return Err(ScimError::invalid_value(format!(
+                    "sortOrder must be ascending or descending, not {other:?}"
+                ))
+                .into())
+            }
+        };
+        let skip_members = projection.excludes("members");
+        Ok(Self {
+            request: ListRequest {
+                filter,
+                start_index,
+                count,
+                sort_by,
+                descending,
+                skip_members,
+            },
+            projection,
+        })
+    }
+}
+
+/// A SCIM JSON response with the resource's `ETag`.
+pub fn resource_response(status: StatusCode, resource: &Value, body: &Value) -> HttpResponse {
+    let mut response = HttpResponse::build(status);
+    response.insert_header((header::CONTENT_TYPE, SCIM_JSON));
+    if let Some(version) = resource.pointer("/meta/version").and_then(Value::as_str) {
+        response.insert_header((header::ETAG, version.to_owned()));
+    }
+    if status == StatusCode::CREATED {
+        if let Some(location) = resource.pointer("/meta/location").and_then(Value::as_str) {
+            response.insert_header((header::LOCATION, location.to_owned()));
+        }
+    }
+    response.body(body.to_string())
+}
+
+/// A SCIM JSON response.
+pub fn scim_response(status: StatusCode, body: &Value) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::CONTENT_TYPE, SCIM_JSON))
+        .body(body.to_string())
+}

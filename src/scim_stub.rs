@@ -1,1 +1,0 @@
-//! Placeholder while the protocol core is assembled.
