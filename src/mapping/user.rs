@@ -174,13 +174,24 @@ impl UserMapping {
                 return Some(DISPLAY_NAME_ATTRIBUTE);
             }
         }
-        self.rules.iter().find_map(|rule| match &rule.target {
-            Target::Simple(p) | Target::ComplexValue(p)
-                if p.same_as(path) && !BUILT_INS.contains(&rule.attribute.as_str()) =>
-            {
-                Some(rule.attribute.as_str())
-            }
-            _ => None,
+        let value_of_complex = path
+            .sub_attr
+            .as_deref()
+            .is_some_and(|s| s.eq_ignore_ascii_case("value"))
+            .then(|| AttrPath {
+                sub_attr: None,
+                ..path.clone()
+            });
+        self.rules.iter().find_map(|rule| {
+            let hit = match &rule.target {
+                Target::Simple(p) => p.same_as(path),
+                Target::ComplexValue(p) => {
+                    p.same_as(path) || value_of_complex.as_ref().is_some_and(|v| p.same_as(v))
+                }
+                Target::PrimaryEmail => false,
+            };
+            (hit && !BUILT_INS.contains(&rule.attribute.as_str()))
+                .then_some(rule.attribute.as_str())
         })
     }
 
