@@ -34,14 +34,24 @@ pub struct KcDirectoryOptions {
 }
 
 struct RealmState {
-    view: RealmView,
+    view: Arc<RealmView>,
     mapping: UserMapping,
 }
 
+/// Users and groups SCIM may read but not write.
 #[derive(Default)]
 struct Protected {
     users: HashSet<String>,
     groups: HashSet<String>,
+}
+
+/// Service-account users: never shown to SCIM (Keycloak's user
+/// representation does not say which users are service accounts).
+#[derive(Default)]
+struct ServiceAccounts {
+    ids: HashSet<String>,
+    /// The `realm-management` client's id, found on the way.
+    realm_management: Option<String>,
 }
 
 /// A cached load: when it happened, and the value or why there is none.
@@ -111,6 +121,7 @@ pub struct KcDirectory {
     kc: KcAdmin,
     opts: KcDirectoryOptions,
     realms: Cache<RealmState>,
+    service_accounts: Cache<ServiceAccounts>,
     protected: Cache<Protected>,
 }
 
@@ -126,6 +137,7 @@ impl KcDirectory {
             kc,
             opts,
             realms: Cache::default(),
+            service_accounts: Cache::default(),
             protected: Cache::default(),
         }
     }
@@ -139,6 +151,7 @@ impl KcDirectory {
     /// Drops the cached state of `realm` (after settings changed).
     pub async fn invalidate(&self, realm: &str) {
         self.realms.forget(realm).await;
+        self.service_accounts.forget(realm).await;
         self.protected.forget(realm).await;
     }
 
@@ -184,12 +197,13 @@ impl KcDirectory {
             self.opts.public_url.trim_end_matches('/')
         );
         Ok(Some(RealmState {
-            view: RealmView {
+            view: Arc::new(RealmView {
                 settings,
                 user_schema: mapping.schema().clone(),
+                user_input_schema: mapping.input_schema().clone(),
                 group_schema: ResourceSchema::group(),
                 base_url,
-            },
+            }),
             mapping,
         }))
     }
@@ -202,39 +216,59 @@ impl KcDirectory {
             .await
     }
 
+    async fn service_accounts(&self, realm: &str) -> Result<Arc<ServiceAccounts>, DirectoryError> {
+        self.service_accounts
+            .get_or_load(realm, self.opts.cache_ttl, || async {
+                self.load_service_accounts(realm).await.map(Some)
+            })
+            .await
+    }
+
+    /// The service-account users of every client that has one.
+    async fn load_service_accounts(&self, realm: &str) -> Result<ServiceAccounts, DirectoryError> {
+        let kc = &self.kc;
+        let err = kc_err("service accounts");
+        let mut out = ServiceAccounts::default();
+        let clients = kc
+            .get_realm_value(realm, &["clients"], &[("max", "10000".to_owned())])
+            .await
+            .map_err(&err)?;
+        for c in clients.as_array().into_iter().flatten() {
+            let id = c.get("id").and_then(Value::as_str).unwrap_or_default();
+            if c.get("clientId").and_then(Value::as_str) == Some("realm-management") {
+                out.realm_management = Some(id.to_owned());
+            }
+            if c.get("serviceAccountsEnabled").and_then(Value::as_bool) != Some(true) {
+                continue;
+            }
+            match kc
+                .get_realm_value(realm, &["clients", id, "service-account-user"], &[])
+                .await
+            {
+                Ok(user) => {
+                    if let Some(uid) = user.get("id").and_then(Value::as_str) {
+                        out.ids.insert(uid.to_owned());
+                    }
+                }
+                Err(KcError::NotFound(_)) => {}
+                Err(e) => return Err(err(e)),
+            }
+        }
+        Ok(out)
+    }
+
     /// Service-account users, and users and groups holding any
     /// `realm-management` role directly, through a group, or through a realm
     /// role that includes one.
     async fn load_protected(&self, realm: &str) -> Result<Protected, DirectoryError> {
         let kc = &self.kc;
         let err = kc_err("protected accounts");
-        let mut out = Protected::default();
-        let clients = kc
-            .get_realm_value(realm, &["clients"], &[("max", "10000".to_owned())])
-            .await
-            .map_err(&err)?;
-        let clients = clients.as_array().cloned().unwrap_or_default();
-        let mut rm = None;
-        for c in &clients {
-            let id = c.get("id").and_then(Value::as_str).unwrap_or_default();
-            if c.get("clientId").and_then(Value::as_str) == Some("realm-management") {
-                rm = Some(id.to_owned());
-            }
-            if c.get("serviceAccountsEnabled").and_then(Value::as_bool) == Some(true) {
-                match kc
-                    .get_realm_value(realm, &["clients", id, "service-account-user"], &[])
-                    .await
-                {
-                    Ok(user) => {
-                        if let Some(uid) = user.get("id").and_then(Value::as_str) {
-                            out.users.insert(uid.to_owned());
-                        }
-                    }
-                    Err(KcError::NotFound(_)) => {}
-                    Err(e) => return Err(err(e)),
-                }
-            }
-        }
+        let accounts = self.service_accounts(realm).await?;
+        let mut out = Protected {
+            users: accounts.ids.clone(),
+            groups: HashSet::new(),
+        };
+        let rm = accounts.realm_management.clone();
         let Some(rm) = rm else { return Ok(out) };
         let paged = [("first", "0".to_owned()), ("max", "10000".to_owned())];
         let mut holders: Vec<Vec<String>> = Vec::new();
@@ -339,15 +373,7 @@ impl KcDirectory {
         Ok(())
     }
 
-    async fn ensure_writable(
-        &self,
-        realm: &str,
-        user: &KcUser,
-        id: &str,
-    ) -> Result<(), DirectoryError> {
-        if user.service_account_client_id.is_some() {
-            return Err(DirectoryError::NotFound(format!("User {id} not found")));
-        }
+    async fn ensure_writable(&self, realm: &str, id: &str) -> Result<(), DirectoryError> {
         if self.protected(realm).await?.users.contains(id) {
             return Err(DirectoryError::Forbidden(format!(
                 "User {id} holds Keycloak admin roles and is read-only to SCIM"
@@ -361,11 +387,15 @@ impl KcDirectory {
         if id.is_empty() || id.len() > 64 {
             return Err(not_found());
         }
-        match self.kc.get_user(realm, id).await {
-            Ok(Some(u)) if u.service_account_client_id.is_none() => Ok(u),
-            Ok(_) | Err(KcError::NotFound(_)) => Err(not_found()),
-            Err(e) => Err(DirectoryError::from_kc(e, "User")),
+        let user = match self.kc.get_user(realm, id).await {
+            Ok(Some(u)) => u,
+            Ok(None) | Err(KcError::NotFound(_)) => return Err(not_found()),
+            Err(e) => return Err(DirectoryError::from_kc(e, "User")),
+        };
+        if self.service_accounts(realm).await?.ids.contains(id) {
+            return Err(not_found());
         }
+        Ok(user)
     }
 
     /// Writes `body` over `existing` and renders the result without a re-read.
@@ -417,9 +447,10 @@ impl KcDirectory {
             }
             UserLookup::Scan => self.scan(realm).await?,
         };
+        let hidden = self.service_accounts(realm).await?;
         Ok(users
             .into_iter()
-            .filter(|u| u.service_account_client_id.is_none())
+            .filter(|u| u.id.as_ref().is_none_or(|id| !hidden.ids.contains(id)))
             .collect())
     }
 
@@ -482,9 +513,9 @@ impl KcDirectory {
         if req.descending {
             users.reverse();
         }
+        // Keycloak leaves service accounts out of unfiltered lists and counts.
         let resources = users
             .iter()
-            .filter(|u| u.service_account_client_id.is_none())
             .map(|u| state.mapping.scim_user_from_kc(u, &state.view.base_url))
             .collect();
         Ok(ListPage { total, resources })
@@ -537,8 +568,8 @@ fn sort_resources(resources: &mut [Value], path: &AttrPath, descending: bool) {
 
 #[async_trait]
 impl Directory for KcDirectory {
-    async fn realm(&self, realm: &str) -> Result<RealmView, DirectoryError> {
-        Ok(self.state(realm).await?.view.clone())
+    async fn realm(&self, realm: &str) -> Result<Arc<RealmView>, DirectoryError> {
+        Ok(Arc::clone(&self.state(realm).await?.view))
     }
 
     async fn get_user(&self, realm: &str, id: &str) -> Result<Value, DirectoryError> {
@@ -554,7 +585,7 @@ impl Directory for KcDirectory {
             return self.native_page(realm, &state, req).await;
         }
         let candidates = self.candidates(realm, &state, req.filter.as_ref()).await?;
-        let schema = &state.view.user_schema;
+        let schema = &state.view.user_input_schema;
         let mut matches: Vec<Value> = candidates
             .iter()
             .map(|u| state.mapping.scim_user_from_kc(u, &state.view.base_url))
@@ -595,7 +626,7 @@ impl Directory for KcDirectory {
     ) -> Result<Value, DirectoryError> {
         let state = self.state(realm).await?;
         let existing = self.fetch_user(realm, id).await?;
-        self.ensure_writable(realm, &existing, id).await?;
+        self.ensure_writable(realm, id).await?;
         let current = state
             .mapping
             .scim_user_from_kc(&existing, &state.view.base_url);
@@ -612,12 +643,12 @@ impl Directory for KcDirectory {
     ) -> Result<Value, DirectoryError> {
         let state = self.state(realm).await?;
         let existing = self.fetch_user(realm, id).await?;
-        self.ensure_writable(realm, &existing, id).await?;
+        self.ensure_writable(realm, id).await?;
         let current = state
             .mapping
             .scim_user_from_kc(&existing, &state.view.base_url);
         check_version(&current, if_match)?;
-        let outcome = apply_patch(&current, &patch.operations, &state.view.user_schema)?;
+        let outcome = apply_patch(&current, &patch.operations, &state.view.user_input_schema)?;
         if !outcome.changed {
             return Ok(current);
         }

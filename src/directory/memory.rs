@@ -3,7 +3,7 @@
 //! Keycloak directory has, and none of Keycloak.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use serde_json::{json, Value};
@@ -19,7 +19,7 @@ pub struct MemoryDirectory {
 }
 
 struct Realm {
-    view: RealmView,
+    view: Arc<RealmView>,
     users: BTreeMap<String, Value>,
     next_id: u64,
 }
@@ -28,16 +28,17 @@ impl MemoryDirectory {
     /// A directory holding the given realms (all enabled, with `settings`).
     #[must_use]
     pub fn new(realms: &[&str], settings: &RealmScimSettings) -> Self {
-        let schema = UserMapping::new(&MapperTable::defaults()).schema().clone();
+        let mapping = UserMapping::new(&MapperTable::defaults());
         let map = realms
             .iter()
             .map(|name| {
-                let view = RealmView {
+                let view = Arc::new(RealmView {
                     settings: settings.clone(),
-                    user_schema: schema.clone(),
+                    user_schema: mapping.schema().clone(),
+                    user_input_schema: mapping.input_schema().clone(),
                     group_schema: ResourceSchema::group(),
                     base_url: format!("http://scim.test/realms/{name}/scim/v2"),
-                };
+                });
                 (
                     (*name).to_owned(),
                     Realm {
@@ -117,8 +118,8 @@ fn same_user_name(a: &Value, b: &Value) -> bool {
 
 #[async_trait]
 impl Directory for MemoryDirectory {
-    async fn realm(&self, realm: &str) -> Result<RealmView, DirectoryError> {
-        self.with_realm(realm, |r| Ok(r.view.clone()))
+    async fn realm(&self, realm: &str) -> Result<Arc<RealmView>, DirectoryError> {
+        self.with_realm(realm, |r| Ok(Arc::clone(&r.view)))
     }
 
     async fn get_user(&self, realm: &str, id: &str) -> Result<Value, DirectoryError> {
@@ -133,7 +134,7 @@ impl Directory for MemoryDirectory {
                 .filter(|u| {
                     req.filter
                         .as_ref()
-                        .is_none_or(|f| f.matches(u, &r.view.user_schema))
+                        .is_none_or(|f| f.matches(u, &r.view.user_input_schema))
                 })
                 .collect();
             Ok(ListPage {
@@ -192,7 +193,7 @@ impl Directory for MemoryDirectory {
         self.with_realm(realm, |r| {
             let current = user(r, id)?.clone();
             check(&current, if_match)?;
-            let outcome = apply_patch(&current, &patch.operations, &r.view.user_schema)?;
+            let outcome = apply_patch(&current, &patch.operations, &r.view.user_input_schema)?;
             let version = r.next_id;
             r.next_id += 1;
             let mut resource = outcome.resource;

@@ -11,6 +11,8 @@ mod error;
 mod keycloak;
 mod memory;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use serde_json::Value;
 
@@ -29,6 +31,9 @@ pub struct RealmView {
     pub settings: RealmScimSettings,
     /// The User schema the realm advertises (attributes that round-trip).
     pub user_schema: ResourceSchema,
+    /// The User schema input is validated against (RFC 7643's whole User, so
+    /// attributes Entra sends by default are accepted and dropped).
+    pub user_input_schema: ResourceSchema,
     /// The Group schema.
     pub group_schema: ResourceSchema,
     /// The realm's SCIM base URL (`…/realms/{r}/scim/v2`).
@@ -65,7 +70,7 @@ pub struct ListPage {
 #[async_trait]
 pub trait Directory: Send + Sync + 'static {
     /// The realm's view; `NotFound` when the realm or its SCIM set-up is absent.
-    async fn realm(&self, realm: &str) -> Result<RealmView, DirectoryError>;
+    async fn realm(&self, realm: &str) -> Result<Arc<RealmView>, DirectoryError>;
     /// A user by id.
     async fn get_user(&self, realm: &str, id: &str) -> Result<Value, DirectoryError>;
     /// Users matching a list request.

@@ -2,6 +2,8 @@
 //! bodies (content type, size limit, syntax), list parameters from the query
 //! string or a `.search` body, projection, and SCIM responses.
 
+use std::sync::Arc;
+
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures::StreamExt;
@@ -19,7 +21,7 @@ pub struct Scope {
     /// The realm from the path.
     pub realm: String,
     /// The realm's view.
-    pub view: RealmView,
+    pub view: Arc<RealmView>,
     /// Who called.
     pub credential: Credential,
 }

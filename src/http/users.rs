@@ -56,7 +56,7 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result {
 pub async fn create(req: HttpRequest, body: web::Payload, state: web::Data<AppState>) -> Result {
     let scope = authorize(&req, &state).await?;
     let raw = json_body(&req, body, state.limits.max_body_bytes).await?;
-    let input = normalize_input(&raw, &scope.view.user_schema)?;
+    let input = normalize_input(&raw, &scope.view.user_input_schema)?;
     let _span = tracing::info_span!("scim", realm = %scope.realm, op = "create_user").entered();
     let user = state.directory.create_user(&scope.realm, &input).await;
     audit(
@@ -83,7 +83,7 @@ pub async fn replace(req: HttpRequest, body: web::Payload, state: web::Data<AppS
             .into());
         }
     }
-    let input = normalize_input(&raw, &scope.view.user_schema)?;
+    let input = normalize_input(&raw, &scope.view.user_input_schema)?;
     let user = state
         .directory
         .replace_user(&scope.realm, &id, &input, if_match(&req).as_deref())

@@ -87,8 +87,6 @@ pub struct KcUser {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub created_timestamp: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub service_account_client_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub attributes: Option<BTreeMap<String, Vec<String>>>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,

@@ -44,6 +44,7 @@ struct ResolvedRule {
 pub struct UserMapping {
     rules: Vec<ResolvedRule>,
     schema: ResourceSchema,
+    input_schema: ResourceSchema,
     /// Rules that could not be mapped to a SCIM attribute, with the reason.
     pub skipped: Vec<(String, String)>,
 }
@@ -135,10 +136,12 @@ impl UserMapping {
                 boolean: rule.is_boolean() || def.type_ == AttrType::Boolean,
             });
         }
+        let input_schema = schema.clone();
         schema.retain(|p| keep.contains(p));
         Self {
             rules,
             schema,
+            input_schema,
             skipped,
         }
     }
@@ -147,6 +150,14 @@ impl UserMapping {
     #[must_use]
     pub fn schema(&self) -> &ResourceSchema {
         &self.schema
+    }
+
+    /// The User schema input is checked against: every attribute of RFC 7643
+    /// (plus the realm's extension attributes), so that what Entra sends by
+    /// default is accepted; what [`Self::schema`] lacks is not stored.
+    #[must_use]
+    pub fn input_schema(&self) -> &ResourceSchema {
+        &self.input_schema
     }
 
     /// Keycloak attributes SCIM manages (replaced on every write).
@@ -302,10 +313,12 @@ impl UserMapping {
             .filter(|s| !s.is_empty())
             .ok_or_else(|| ScimError::invalid_value("userName is required"))?;
         let mut kc = existing.cloned().unwrap_or_default();
-        kc.username = Some(user_name.to_owned());
+        // Keycloak stores usernames and emails lowercased; so do we, so that
+        // what a write returns equals what the next read returns.
+        kc.username = Some(user_name.to_lowercase());
         kc.first_name = Some(string_at(scim, &["name", "givenName"]).unwrap_or_default());
         kc.last_name = Some(string_at(scim, &["name", "familyName"]).unwrap_or_default());
-        kc.email = Some(primary_email(scim).unwrap_or_default());
+        kc.email = Some(primary_email(scim).unwrap_or_default().to_lowercase());
         let active = scim
             .get("active")
             .and_then(Value::as_bool)

@@ -73,3 +73,154 @@ pub fn kc_scim(args: &[&str], env: &[(String, String)]) -> std::process::Output 
         .output()
         .expect("kc-scim runs")
 }
+
+/// A running kc-scim on a random port, serving one fresh realm.
+pub struct TestApp {
+    /// `http://127.0.0.1:<port>`.
+    pub address: String,
+    /// The realm served.
+    pub realm: String,
+    /// A static token of the realm.
+    pub token: String,
+    /// The Keycloak directory of the server (its call counters).
+    pub directory: std::sync::Arc<kc_scim::directory::KcDirectory>,
+    /// An admin client of the test (separate counters).
+    pub kc: KcAdmin,
+    /// An HTTP client.
+    pub http: reqwest::Client,
+}
+
+/// Settings of a test server: the test Keycloak, port 0, a short cache.
+pub fn app_settings(extra: &[(&str, &str)]) -> Settings {
+    let mut env = kc_env();
+    env.push(("KCSCIM_HTTP__BIND".to_owned(), "127.0.0.1:0".to_owned()));
+    env.push(("KCSCIM_SCIM__CACHE_TTL_SECS".to_owned(), "2".to_owned()));
+    for (k, v) in extra {
+        env.push(((*k).to_owned(), (*v).to_owned()));
+    }
+    Settings::load_from(None, env).expect("settings")
+}
+
+/// Starts kc-scim with `settings` in this test's runtime; returns its address
+/// and directory.
+pub async fn start_server(
+    settings: &Settings,
+) -> (String, std::sync::Arc<kc_scim::directory::KcDirectory>) {
+    let app = kc_scim::startup::Application::build(settings)
+        .await
+        .expect("app builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let directory = app.directory();
+    tokio::spawn(app.run_until_stopped());
+    (address, directory)
+}
+
+/// A fresh realm, a token for it, and a server.
+pub async fn spawn_app(prefix: &str) -> TestApp {
+    let kc = admin();
+    let realm = fresh_realm(&kc, prefix).await;
+    let (_, token) = kc_scim::bootstrap::tokens::create_token(&kc, &realm, None)
+        .await
+        .expect("token");
+    let (address, directory) = start_server(&app_settings(&[])).await;
+    TestApp {
+        address,
+        realm,
+        token,
+        directory,
+        kc,
+        http: reqwest::Client::new(),
+    }
+}
+
+/// A response: status, headers, JSON body (`Null` when empty or not JSON).
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: serde_json::Value,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+impl TestApp {
+    /// The realm's SCIM base URL.
+    pub fn scim(&self, path: &str) -> String {
+        format!("{}/realms/{}/scim/v2{path}", self.address, self.realm)
+    }
+
+    /// Sends a request with the realm's token.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Reply {
+        let mut req = self
+            .http
+            .request(method, self.scim(path))
+            .bearer_auth(&self.token);
+        if let Some(b) = body {
+            req = req
+                .header("Content-Type", "application/scim+json")
+                .body(b.to_string());
+        }
+        into_reply(req.send().await.expect("request sent")).await
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send(reqwest::Method::GET, path, None).await
+    }
+    pub async fn post(&self, path: &str, body: &serde_json::Value) -> Reply {
+        self.send(reqwest::Method::POST, path, Some(body)).await
+    }
+    pub async fn put(&self, path: &str, body: &serde_json::Value) -> Reply {
+        self.send(reqwest::Method::PUT, path, Some(body)).await
+    }
+    pub async fn patch(&self, path: &str, body: &serde_json::Value) -> Reply {
+        self.send(reqwest::Method::PATCH, path, Some(body)).await
+    }
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.send(reqwest::Method::DELETE, path, None).await
+    }
+
+    /// Admin API calls the server made so far.
+    pub fn kc_calls(&self) -> u64 {
+        self.directory.admin().stats().calls()
+    }
+}
+
+/// Reads a reqwest response into a [`Reply`].
+pub async fn into_reply(response: reqwest::Response) -> Reply {
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let bytes = response.bytes().await.expect("body");
+    let body = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// Asserts a SCIM error: status (as a string in the body too) and scimType.
+pub fn assert_scim_error(reply: &Reply, status: u16, scim_type: Option<&str>) {
+    assert_eq!(reply.status, status, "{}", reply.body);
+    assert_eq!(
+        reply.body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error",
+        "{}",
+        reply.body
+    );
+    assert_eq!(reply.body["status"], status.to_string(), "{}", reply.body);
+    if let Some(t) = scim_type {
+        assert_eq!(reply.body["scimType"], t, "{}", reply.body);
+    }
+    assert_eq!(
+        reply.header("content-type"),
+        Some("application/scim+json"),
+        "content type of an error"
+    );
+}
