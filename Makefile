@@ -8,9 +8,9 @@ DEMO_REALM ?= demo
 BIND ?= 127.0.0.1:8090
 export KC_PORT
 
-.PHONY: all build run test test-unit lint fmt fuzz keycloak-start keycloak-stop clean
+.PHONY: all build run test test-unit lint fmt fuzz keycloak-start keycloak-stop clean tools check-compose
 
-all: lint test
+all: lint check-compose test
 
 build:
 	$(CARGO) build --release
@@ -20,7 +20,7 @@ run:
 	./scripts/run-demo.sh
 
 ## Every test: unit, property, and integration tests against one real Keycloak.
-test:
+test: tools
 	KC_PREBUILD="$(CARGO) test --all-targets --no-run" ./keycloak/with-keycloak.sh $(CARGO) test --all-targets
 
 ## Unit and property tests only (no Keycloak).
@@ -31,6 +31,14 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
 	./scripts/check-boundaries.sh
+
+## Debian packages the checks and tests need (nginx, docker-compose, python3-yaml).
+tools:
+	./scripts/ensure-tools.sh
+
+## docker-compose.yml, Dockerfile and nginx template checked without a Docker engine.
+check-compose: tools
+	./scripts/check-compose.sh
 
 fmt:
 	$(CARGO) fmt --all
