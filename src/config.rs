@@ -113,6 +113,12 @@ pub struct AuthSettings {
     pub entra_jwks_url: String,
     /// Allowed clock skew for `exp` / `nbf`, in seconds.
     pub clock_skew_secs: u64,
+    /// Least time between two fetches of one signing-key set (Entra's or a
+    /// realm's), in seconds: a token with an unknown `kid` refetches at most
+    /// this often.
+    pub jwks_min_refetch_secs: u64,
+    /// A signing-key set older than this is refetched, in seconds.
+    pub jwks_max_age_secs: u64,
 }
 
 impl Default for AuthSettings {
@@ -121,6 +127,8 @@ impl Default for AuthSettings {
             entra_jwks_url: "https://login.microsoftonline.com/common/discovery/v2.0/keys"
                 .to_owned(),
             clock_skew_secs: 60,
+            jwks_min_refetch_secs: 10,
+            jwks_max_age_secs: 3600,
         }
     }
 }

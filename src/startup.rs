@@ -48,8 +48,10 @@ impl Application {
                 max_scan: settings.scim.max_scan,
             },
         ));
+        let auth = Arc::new(authenticator(settings)?);
         let state = web::Data::new(AppState {
             directory: directory.clone(),
+            auth,
             limits: Limits {
                 max_results: settings.scim.max_results,
                 max_body_bytes: settings.http.max_body_bytes,
@@ -89,6 +91,26 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// Bearer verification; key sets are fetched with their own short timeouts
+/// (a slow key server must not hold requests for Keycloak's timeout).
+fn authenticator(settings: &Settings) -> anyhow::Result<crate::auth::Authenticator> {
+    let http = crate::keycloak::outbound_client(Duration::from_secs(5), Duration::from_secs(2))
+        .context("outbound HTTP client for signing keys")?;
+    Ok(crate::auth::Authenticator::new(
+        &http,
+        crate::auth::AuthenticatorOptions {
+            entra_jwks_url: settings.auth.entra_jwks_url.clone(),
+            keycloak_url: settings.keycloak.url.clone(),
+            public_url: settings.keycloak.public_url().to_owned(),
+            clock_skew: Duration::from_secs(settings.auth.clock_skew_secs),
+            jwks: crate::auth::JwksTiming {
+                min_refetch: Duration::from_secs(settings.auth.jwks_min_refetch_secs),
+                max_age: Duration::from_secs(settings.auth.jwks_max_age_secs),
+            },
+        },
+    ))
 }
 
 /// Runs `kc-scim serve`.

@@ -1,7 +1,11 @@
-//! Bearer credential verification, per realm. Static secret tokens are
-//! stored only as SHA-256 hashes on the realm's `scim-endpoint` client and
-//! compared in constant time against every active hash; any number may be
-//! active at once, so rotation needs no downtime.
+//! Bearer credential verification, per realm. Three kinds are accepted:
+//! static secret tokens, stored only as SHA-256 hashes on the realm's
+//! `scim-endpoint` client and compared in constant time against every
+//! active hash (any number may be active at once, so rotation needs no
+//! downtime); Entra-issued JWTs on realms with profile `azure` ([`jwt`]);
+//! and the realm's own Keycloak client-credentials tokens of the
+//! `scim-endpoint` client. [`Authenticator`] chooses among them by the
+//! token's shape and caches the issuers' key sets ([`jwks`]).
 //!
 //! Invariant: a credential is checked only against the settings of the realm
 //! it is presented to, so a credential for realm A never works on realm B;
@@ -16,6 +20,13 @@ use subtle::ConstantTimeEq;
 
 use crate::mapping::{RealmScimSettings, StoredToken};
 
+mod authenticator;
+pub mod jwks;
+pub mod jwt;
+
+pub use authenticator::{Authenticator, AuthenticatorOptions, SETTINGS_REFRESH_INTERVAL};
+pub use jwks::JwksTiming;
+
 /// Prefix of the static tokens this service issues (helps secret scanners).
 pub const TOKEN_PREFIX: &str = "kcscim_";
 
@@ -27,6 +38,16 @@ pub enum Credential {
         /// The token's id (never the secret).
         id: String,
     },
+    /// A JWT issued by Microsoft Entra ID for the realm's tenant.
+    EntraJwt {
+        /// The token's `tid`.
+        tenant_id: String,
+    },
+    /// A client-credentials JWT issued by the realm itself.
+    KeycloakJwt {
+        /// The token's `azp` (always `scim-endpoint`).
+        client_id: String,
+    },
 }
 
 impl Credential {
@@ -35,14 +56,19 @@ impl Credential {
     pub fn kind(&self) -> &'static str {
         match self {
             Self::StaticToken { .. } => "static_token",
+            Self::EntraJwt { .. } => "entra_jwt",
+            Self::KeycloakJwt { .. } => "keycloak_jwt",
         }
     }
 
-    /// The credential's public id, for the audit log.
+    /// The credential's public id, for the audit log: the static token's
+    /// id, the Entra tenant, or the Keycloak client — never the token.
     #[must_use]
     pub fn id(&self) -> &str {
         match self {
             Self::StaticToken { id } => id,
+            Self::EntraJwt { tenant_id } => tenant_id,
+            Self::KeycloakJwt { client_id } => client_id,
         }
     }
 }
@@ -56,12 +82,48 @@ pub enum AuthError {
     /// Not `Bearer <token>`.
     #[error("the Authorization header is not a Bearer token")]
     WrongScheme,
-    /// The token matches no active credential of this realm.
+    /// The token matches no active static token of this realm.
     #[error("the bearer token is not valid for this realm")]
-    Invalid,
-    /// The token matched an expired credential.
+    UnknownToken,
+    /// The token matched an expired static token, or the JWT's `exp` passed.
     #[error("the bearer token has expired")]
     Expired,
+    /// The JWT's `nbf` lies in the future.
+    #[error("the bearer token is not valid yet")]
+    NotYetValid,
+    /// A JWT that cannot be read (header, `kid`, claims).
+    #[error("the bearer token is not a readable JWT")]
+    Malformed,
+    /// A JWT algorithm that is not accepted (`none`, symmetric, or not the issuer's).
+    #[error("the bearer token's signature algorithm is not accepted")]
+    Algorithm,
+    /// A JWT whose signature does not verify.
+    #[error("the bearer token's signature is not valid")]
+    BadSignature,
+    /// A JWT signed with a key the issuer does not publish.
+    #[error("the bearer token is signed with an unknown key")]
+    UnknownKey,
+    /// The issuer's signing keys could not be fetched.
+    #[error("the signing keys of the token's issuer are unavailable")]
+    KeysUnavailable,
+    /// A JWT from an issuer this realm does not accept.
+    #[error("the bearer token's issuer is not accepted by this realm")]
+    WrongIssuer,
+    /// An Entra JWT for another audience.
+    #[error("the bearer token's audience is not accepted")]
+    WrongAudience,
+    /// An Entra JWT of another tenant.
+    #[error("the bearer token's tenant is not the realm's tenant")]
+    WrongTenant,
+    /// A Keycloak JWT issued to another client.
+    #[error("the bearer token was issued to another client")]
+    WrongClient,
+    /// A Keycloak JWT that is not an access token.
+    #[error("the bearer token is not an access token")]
+    WrongTokenType,
+    /// An Entra JWT on a realm whose profile is not `azure` (or has no tenant id).
+    #[error("Entra tokens are accepted only on realms with profile azure and a tenant id")]
+    ProfileMismatch,
 }
 
 impl AuthError {
@@ -71,8 +133,20 @@ impl AuthError {
         match self {
             Self::Missing => "missing",
             Self::WrongScheme => "wrong_scheme",
-            Self::Invalid => "invalid",
+            Self::UnknownToken => "unknown_token",
             Self::Expired => "expired",
+            Self::NotYetValid => "not_yet_valid",
+            Self::Malformed => "malformed",
+            Self::Algorithm => "algorithm",
+            Self::BadSignature => "bad_signature",
+            Self::UnknownKey => "unknown_key",
+            Self::KeysUnavailable => "keys_unavailable",
+            Self::WrongIssuer => "wrong_issuer",
+            Self::WrongAudience => "wrong_audience",
+            Self::WrongTenant => "wrong_tenant",
+            Self::WrongClient => "wrong_client",
+            Self::WrongTokenType => "wrong_token_type",
+            Self::ProfileMismatch => "profile_mismatch",
         }
     }
 }
@@ -88,8 +162,8 @@ pub fn bearer_token(header: Option<&str>) -> Result<&str, AuthError> {
     Ok(token)
 }
 
-/// Verifies `token` against the realm's credentials.
-pub fn verify(
+/// Verifies `token` against the realm's static tokens.
+pub fn verify_static(
     token: &str,
     settings: &RealmScimSettings,
     now: chrono::DateTime<chrono::Utc>,
@@ -105,7 +179,7 @@ pub fn verify(
             matched = Some(stored);
         }
     }
-    let stored = matched.ok_or(AuthError::Invalid)?;
+    let stored = matched.ok_or(AuthError::UnknownToken)?;
     if let Some(expires) = &stored.expires {
         let expired = chrono::DateTime::parse_from_rfc3339(expires)
             .map_or(true, |t| t.with_timezone(&chrono::Utc) <= now);
@@ -178,7 +252,7 @@ mod tests {
         assert!(!stored.sha256.contains(&secret));
         let s = settings_with(vec![stored.clone()]);
         assert_eq!(
-            verify(&secret, &s, now),
+            verify_static(&secret, &s, now),
             Ok(Credential::StaticToken { id: stored.id })
         );
     }
@@ -189,11 +263,14 @@ mod tests {
         let (a, secret_a) = new_static_token(now, None);
         let (b, secret_b) = new_static_token(now, None);
         let both = settings_with(vec![a.clone(), b.clone()]);
-        assert!(verify(&secret_a, &both, now).is_ok());
-        assert!(verify(&secret_b, &both, now).is_ok());
+        assert!(verify_static(&secret_a, &both, now).is_ok());
+        assert!(verify_static(&secret_b, &both, now).is_ok());
         let only_b = settings_with(vec![b]);
-        assert_eq!(verify(&secret_a, &only_b, now), Err(AuthError::Invalid));
-        assert!(verify(&secret_b, &only_b, now).is_ok());
+        assert_eq!(
+            verify_static(&secret_a, &only_b, now),
+            Err(AuthError::UnknownToken)
+        );
+        assert!(verify_static(&secret_b, &only_b, now).is_ok());
     }
 
     #[test]
@@ -201,7 +278,7 @@ mod tests {
         let now = chrono::Utc::now();
         let (stored, secret) = new_static_token(now, Some(now - chrono::Duration::seconds(1)));
         assert_eq!(
-            verify(&secret, &settings_with(vec![stored]), now),
+            verify_static(&secret, &settings_with(vec![stored]), now),
             Err(AuthError::Expired)
         );
     }
@@ -221,8 +298,8 @@ mod tests {
         let (_, secret_a) = new_static_token(now, None);
         let (b, _) = new_static_token(now, None);
         assert_eq!(
-            verify(&secret_a, &settings_with(vec![b]), now),
-            Err(AuthError::Invalid)
+            verify_static(&secret_a, &settings_with(vec![b]), now),
+            Err(AuthError::UnknownToken)
         );
     }
 }

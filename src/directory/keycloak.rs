@@ -690,6 +690,10 @@ impl Directory for KcDirectory {
             .await
             .map_err(|e| DirectoryError::from_kc(e, "admin token"))
     }
+
+    async fn refresh_realm(&self, realm: &str) {
+        self.realms.forget(realm).await;
+    }
 }
 
 fn check_version(current: &Value, if_match: Option<&str>) -> Result<(), DirectoryError> {

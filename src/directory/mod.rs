@@ -102,6 +102,10 @@ pub trait Directory: Send + Sync + 'static {
     ) -> Result<(), DirectoryError>;
     /// Whether the backend answers (for `/readyz`).
     async fn ready(&self) -> Result<(), DirectoryError>;
+    /// Forgets the cached settings of `realm`, so the next call reads them
+    /// afresh (e.g. a static token created a moment ago). Default: nothing
+    /// is cached.
+    async fn refresh_realm(&self, _realm: &str) {}
 }
 
 /// Whether an `If-Match` header value admits the resource version `current`

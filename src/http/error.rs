@@ -44,6 +44,14 @@ impl From<ScimError> for ApiError {
 impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
         tracing::info!(reason = e.reason(), "authentication failed");
+        if e == AuthError::KeysUnavailable {
+            // Not the caller's fault: retry once the key server answers.
+            return Self {
+                error: ScimError::unavailable(e.to_string()),
+                retry_after: Some(30),
+                challenge: false,
+            };
+        }
         Self {
             error: ScimError::unauthorized(e.to_string()),
             retry_after: None,

@@ -35,6 +35,8 @@ pub struct Limits {
 pub struct AppState {
     /// The directory port.
     pub directory: Arc<dyn Directory>,
+    /// Bearer verification and its key caches.
+    pub auth: Arc<crate::auth::Authenticator>,
     /// Request limits.
     pub limits: Limits,
 }

@@ -10,7 +10,7 @@ use futures::StreamExt;
 use serde_json::Value;
 
 use super::{ApiError, AppState, SCIM_JSON};
-use crate::auth::{self, Credential};
+use crate::auth::{self, AuthError, Credential};
 use crate::directory::{ListRequest, RealmView};
 use crate::scim::projection::{parse_attribute_list, project};
 use crate::scim::schema::ResourceSchema;
@@ -27,20 +27,26 @@ pub struct Scope {
 }
 
 /// Checks the realm (404 when it has no enabled SCIM endpoint) and the
-/// bearer credential (401).
+/// bearer credential (401). A static token unknown to the cached settings
+/// reloads them once (rate-limited per realm), so a new token works at once.
 pub async fn authorize(req: &HttpRequest, state: &AppState) -> Result<Scope, ApiError> {
     let realm = req.match_info().get("realm").unwrap_or_default().to_owned();
-    let view = state.directory.realm(&realm).await?;
+    let mut view = state.directory.realm(&realm).await?;
     let header = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     let token = auth::bearer_token(header)?;
-    let credential = auth::verify(token, &view.settings, chrono::Utc::now())?;
+    let mut verified = state.auth.verify(&realm, token, &view.settings).await;
+    if verified == Err(AuthError::UnknownToken) && state.auth.may_refresh_settings(&realm) {
+        state.directory.refresh_realm(&realm).await;
+        view = state.directory.realm(&realm).await?;
+        verified = state.auth.verify(&realm, token, &view.settings).await;
+    }
     Ok(Scope {
         realm,
         view,
-        credential,
+        credential: verified?,
     })
 }
 
