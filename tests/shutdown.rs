@@ -71,16 +71,14 @@ impl Server {
                 sink.lock().expect("log lock").push(line);
             }
         });
-        let port = match port_rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(p) => u16::try_from(p).expect("a port"),
-            Err(_) => {
-                let _ = child.kill();
-                panic!(
-                    "kc-scim serve logged no port within 60 s:\n{}",
-                    log.lock().expect("log lock").join("\n")
-                );
-            }
+        let Ok(port) = port_rx.recv_timeout(Duration::from_secs(60)) else {
+            let _ = child.kill();
+            panic!(
+                "kc-scim serve logged no port within 60 s:\n{}",
+                log.lock().expect("log lock").join("\n")
+            );
         };
+        let port = u16::try_from(port).expect("a port");
         Self { child, port, log }
     }
 
@@ -223,7 +221,7 @@ async fn sigterm_drains_in_flight_requests_and_exits_zero() {
                 let read =
                     tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut raw))
                         .await;
-                (read.map(|r| r.is_ok()).unwrap_or(false), raw, user_name)
+                (read.is_ok_and(|r| r.is_ok()), raw, user_name)
             })
         })
         .collect();
