@@ -36,6 +36,11 @@ pub enum Command {
     /// Manage the static bearer tokens of a realm.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Show or change a realm's SCIM settings (enabled, profile, tenant id).
+    #[command(subcommand)]
+    Realm(RealmCommand),
+    /// Run the setup checklist for a realm; exit 0 only if every item passes.
+    Doctor(DoctorArgs),
     /// Print the effective settings, secrets redacted.
     CheckConfig,
     /// Exit 0 when the local server answers /healthz (for container health checks).
@@ -68,6 +73,51 @@ pub enum TokenCommand {
         /// Token id (from `token list`).
         id: String,
     },
+}
+
+/// `realm …` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum RealmCommand {
+    /// Change the realm's SCIM settings; running servers follow within
+    /// `scim.cache_ttl_secs`.
+    Set {
+        /// Realm.
+        #[arg(long)]
+        realm: String,
+        /// Answer SCIM requests (`false`: 404 on every SCIM path).
+        #[arg(long)]
+        enabled: Option<bool>,
+        /// Caller profile.
+        #[arg(long, value_parser = parse_profile)]
+        profile: Option<Profile>,
+        /// Microsoft Entra tenant id (a GUID; `""` removes it).
+        #[arg(long)]
+        tenant_id: Option<String>,
+        /// Show what would change; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Print the realm's SCIM settings (never token hashes).
+    Show {
+        /// Realm.
+        #[arg(long)]
+        realm: String,
+    },
+}
+
+/// Arguments of `doctor`.
+#[derive(Debug, clap::Args)]
+pub struct DoctorArgs {
+    /// Realm to check.
+    #[arg(long)]
+    pub realm: String,
+    /// Base URL of the running kc-scim (default: from `http.bind`).
+    #[arg(long)]
+    pub scim_url: Option<String>,
+    /// Bearer token for the SCIM request; without one, a static token
+    /// valid for one day is issued for the check and revoked afterwards.
+    #[arg(long, env = "SCIM_DOCTOR_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
 }
 
 /// Arguments of `bootstrap`.
@@ -106,6 +156,15 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
         Command::Serve => crate::startup::serve(settings).await,
         Command::Bootstrap(args) => run_bootstrap(&settings, args).await,
         Command::Token(cmd) => run_token(&settings, cmd).await,
+        Command::Realm(cmd) => run_realm(&settings, cmd).await,
+        Command::Doctor(args) => {
+            let opts = crate::doctor::DoctorOptions {
+                realm: args.realm,
+                scim_url: args.scim_url,
+                token: args.token.map(secrecy::SecretString::from),
+            };
+            crate::doctor::run(&settings, &opts).await
+        }
         Command::CheckConfig => {
             print!("{}", settings.to_redacted_toml()?);
             Ok(())
@@ -184,6 +243,85 @@ async fn run_token(settings: &Settings, cmd: TokenCommand) -> anyhow::Result<()>
         }
     }
     Ok(())
+}
+
+async fn run_realm(settings: &Settings, cmd: RealmCommand) -> anyhow::Result<()> {
+    let kc = admin_client(settings)?;
+    match cmd {
+        RealmCommand::Set {
+            realm,
+            enabled,
+            profile,
+            tenant_id,
+            dry_run,
+        } => {
+            let (client, current) = tokens::client_and_settings(&kc, &realm).await?;
+            let mut wanted = current.clone();
+            if let Some(enabled) = enabled {
+                wanted.enabled = enabled;
+            }
+            if let Some(profile) = profile {
+                wanted.profile = profile;
+            }
+            if let Some(tenant) = tenant_id.as_deref().map(str::trim) {
+                if tenant.is_empty() {
+                    wanted.tenant_id = None;
+                } else {
+                    let parsed = uuid::Uuid::parse_str(tenant).map_err(|_| {
+                        anyhow::anyhow!("tenant id {tenant:?} is not a GUID (Entra's Tenant ID)")
+                    })?;
+                    wanted.tenant_id = Some(parsed.hyphenated().to_string());
+                }
+            }
+            anyhow::ensure!(
+                wanted.profile != Profile::Azure || wanted.tenant_id.is_some(),
+                "profile azure needs a tenant id: pass --tenant-id"
+            );
+            let outcome = if wanted == current {
+                "unchanged"
+            } else if dry_run {
+                "would be updated (dry run)"
+            } else {
+                tokens::store(&kc, &realm, client, &wanted).await?;
+                "updated"
+            };
+            println!("scim settings of realm {realm} {outcome}");
+            print_settings(&wanted);
+        }
+        RealmCommand::Show { realm } => {
+            let (_, current) = tokens::client_and_settings(&kc, &realm).await?;
+            println!("realm           {realm}");
+            print_settings(&current);
+            println!(
+                "tenant url      {}",
+                bootstrap::tenant_url(settings.keycloak.public_url(), &realm)
+            );
+        }
+    }
+    Ok(())
+}
+
+fn print_settings(s: &crate::mapping::RealmScimSettings) {
+    let now = chrono::Utc::now();
+    let active = s
+        .tokens
+        .iter()
+        .filter(|t| {
+            t.expires
+                .as_deref()
+                .is_none_or(|e| chrono::DateTime::parse_from_rfc3339(e).is_ok_and(|e| e > now))
+        })
+        .count();
+    println!("enabled         {}", s.enabled);
+    println!("profile         {}", s.profile.as_str());
+    println!(
+        "tenant id       {}",
+        s.tenant_id.as_deref().unwrap_or("(none)")
+    );
+    println!(
+        "static tokens   {active} active, {} expired",
+        s.tokens.len() - active
+    );
 }
 
 async fn healthcheck(settings: &Settings) -> anyhow::Result<()> {

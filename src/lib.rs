@@ -24,3 +24,5 @@ pub mod telemetry;
 pub mod startup;
 /// The command line.
 pub mod cli;
+/// `kc-scim doctor`: the setup checklist, executable.
+pub mod doctor;

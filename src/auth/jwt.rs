@@ -72,7 +72,10 @@ pub fn peek(token: &str) -> Result<Unverified, AuthError> {
         .alg
         .parse::<Algorithm>()
         .map_err(|_| AuthError::Algorithm)?;
-    let kid = header.kid.filter(|k| !k.is_empty()).ok_or(AuthError::Malformed)?;
+    let kid = header
+        .kid
+        .filter(|k| !k.is_empty())
+        .ok_or(AuthError::Malformed)?;
     let Iss { iss } = decode_part(payload)?;
     Ok(Unverified {
         algorithm,

@@ -7,7 +7,8 @@ use crate::auth::new_static_token;
 use crate::keycloak::{KcAdmin, KcClient};
 use crate::mapping::{RealmScimSettings, StoredToken, SCIM_CLIENT_ID};
 
-async fn client_and_settings(
+/// The realm's `scim-endpoint` client and its SCIM settings.
+pub(crate) async fn client_and_settings(
     kc: &KcAdmin,
     realm: &str,
 ) -> anyhow::Result<(KcClient, RealmScimSettings)> {
@@ -22,7 +23,8 @@ async fn client_and_settings(
     Ok((client, settings))
 }
 
-async fn store(
+/// Writes `settings` into the client's attributes and saves the client.
+pub(crate) async fn store(
     kc: &KcAdmin,
     realm: &str,
     mut client: KcClient,
