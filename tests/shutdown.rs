@@ -192,8 +192,23 @@ async fn sigterm_drains_in_flight_requests_and_exits_zero() {
         stream.write_all(&part1).await.expect("first half sent");
         pending.push((stream, part2, user_name));
     }
-    // Let the workers accept and start reading every request.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Connections are accepted in order and dealt round-robin to the
+    // workers: once later connections were served by every worker, each
+    // worker has taken the earlier ones too. Then a moment for them to read
+    // the request heads.
+    let probe = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .expect("client");
+    for _ in 0..4 {
+        let healthz = probe
+            .get(format!("http://{address}/healthz"))
+            .send()
+            .await
+            .expect("healthz answered");
+        assert_eq!(healthz.status(), 200);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
     server.terminate();
     // The server now refuses new connections but owes every accepted request.
     let deadline = Instant::now() + Duration::from_secs(5);
