@@ -10,17 +10,20 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use serde_json::Value;
+use futures::{stream, StreamExt, TryStreamExt};
+use serde_json::{json, Value};
 use tokio::sync::{Mutex, RwLock};
 
 use super::{if_match_admits, Directory, DirectoryError, ListPage, ListRequest, RealmView};
-use crate::keycloak::{KcAdmin, KcError, KcUser, UserQuery};
+use crate::keycloak::{GroupQuery, KcAdmin, KcError, KcGroup, KcUser, UserQuery};
+use crate::mapping::group::{
+    group_schema, group_version, kc_group_from_scim, member_ids, scim_group_from_kc,
+};
 use crate::mapping::user::now_rfc3339;
 use crate::mapping::{
     plan_user_lookup, MapperTable, RealmScimSettings, UserLookup, UserMapping, SCIM_CLIENT_ID,
 };
-use crate::scim::schema::ResourceSchema;
-use crate::scim::{apply_patch, AttrPath, Filter, PatchRequest, ScimError};
+use crate::scim::{apply_patch, split_member_ops, AttrPath, Filter, PatchRequest, ScimError};
 
 /// Tuning of the Keycloak directory.
 #[derive(Debug, Clone)]
@@ -36,6 +39,8 @@ pub struct KcDirectoryOptions {
 struct RealmState {
     view: Arc<RealmView>,
     mapping: UserMapping,
+    /// `(id, path)` of the group SCIM groups live under, if configured.
+    group_parent: Option<(String, String)>,
 }
 
 /// Users and groups SCIM may read but not write.
@@ -196,15 +201,34 @@ impl KcDirectory {
             "{}/realms/{realm}/scim/v2",
             self.opts.public_url.trim_end_matches('/')
         );
+        let group_parent = match &settings.group_parent {
+            None => None,
+            Some(path) => {
+                let group = self
+                    .kc
+                    .group_by_path(realm, path)
+                    .await
+                    .map_err(kc_err("group parent"))?
+                    .ok_or_else(|| {
+                        DirectoryError::Backend(format!(
+                            "the configured group parent {path} does not exist in realm {realm}"
+                        ))
+                    })?;
+                let id = group.id.unwrap_or_default();
+                let path = group.path.unwrap_or_else(|| path.clone());
+                Some((id, path))
+            }
+        };
         Ok(Some(RealmState {
             view: Arc::new(RealmView {
                 settings,
                 user_schema: mapping.schema().clone(),
                 user_input_schema: mapping.input_schema().clone(),
-                group_schema: ResourceSchema::group(),
+                group_schema: group_schema(),
                 base_url,
             }),
             mapping,
+            group_parent,
         }))
     }
 
@@ -522,6 +546,229 @@ impl KcDirectory {
     }
 }
 
+/// Members are read and written this many at a time.
+const MEMBER_PAGE: usize = 500;
+/// Concurrent Keycloak calls for one membership change.
+const MEMBER_CONCURRENCY: usize = 8;
+
+/// Whether SCIM may see `group`: a direct child of the configured parent, or
+/// a top-level group when none is configured.
+fn in_placement(state: &RealmState, group: &KcGroup) -> bool {
+    let expected = match &state.group_parent {
+        Some((_, parent)) => format!("{}/{}", parent.trim_end_matches('/'), group.name),
+        None => format!("/{}", group.name),
+    };
+    group.path.as_deref().is_none_or(|p| p == expected)
+}
+
+impl KcDirectory {
+    fn parent_id(state: &RealmState) -> Option<&str> {
+        state.group_parent.as_ref().map(|(id, _)| id.as_str())
+    }
+
+    async fn fetch_group(
+        &self,
+        realm: &str,
+        state: &RealmState,
+        id: &str,
+    ) -> Result<KcGroup, DirectoryError> {
+        let not_found = || DirectoryError::NotFound(format!("Group {id} not found"));
+        if id.is_empty() || id.len() > 64 {
+            return Err(not_found());
+        }
+        match self.kc.get_group(realm, id).await {
+            Ok(Some(g)) if in_placement(state, &g) => Ok(g),
+            Ok(_) | Err(KcError::NotFound(_)) => Err(not_found()),
+            Err(e) => Err(DirectoryError::from_kc(e, "Group")),
+        }
+    }
+
+    /// Every direct member of a group, page by page.
+    async fn all_members(&self, realm: &str, group: &str) -> Result<Vec<KcUser>, DirectoryError> {
+        let mut out = Vec::new();
+        loop {
+            let page = self
+                .kc
+                .group_members(realm, group, out.len(), MEMBER_PAGE)
+                .await
+                .map_err(kc_err("Group members"))?;
+            let short = page.len() < MEMBER_PAGE;
+            out.extend(page);
+            if short {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Every id must be a (non service-account) user of the realm; checked
+    /// before anything is written, so an unknown member changes nothing.
+    async fn check_members(&self, realm: &str, ids: &[String]) -> Result<(), DirectoryError> {
+        let checks: Vec<_> = ids
+            .iter()
+            .cloned()
+            .map(|id: String| async move {
+                match self.fetch_user(realm, &id).await {
+                    Ok(_) => Ok(()),
+                    Err(DirectoryError::NotFound(_)) => {
+                        Err(DirectoryError::Scim(ScimError::invalid_value(format!(
+                            "member {id:?} is not a user of this realm; nothing was changed"
+                        ))))
+                    }
+                    Err(e) => Err(e),
+                }
+            })
+            .collect();
+        stream::iter(checks)
+            .buffer_unordered(MEMBER_CONCURRENCY)
+            .try_collect::<Vec<()>>()
+            .await
+            .map(|_| ())
+    }
+
+    /// Adds and removes members; idempotent in Keycloak, so a retry of a
+    /// request that failed midway completes it.
+    async fn apply_members(
+        &self,
+        realm: &str,
+        group: &str,
+        add: &[String],
+        remove: &[String],
+    ) -> Result<(), DirectoryError> {
+        let total = add.len() + remove.len();
+        let calls: Vec<_> = add
+            .iter()
+            .cloned()
+            .map(|u| (true, u))
+            .chain(remove.iter().cloned().map(|u| (false, u)))
+            .map(|(adding, user): (bool, String)| async move {
+                let result = if adding {
+                    self.kc.add_group_member(realm, &user, group).await
+                } else {
+                    self.kc.remove_group_member(realm, &user, group).await
+                };
+                match result {
+                    Ok(()) | Err(KcError::NotFound(_)) if !adding => Ok(()),
+                    other => other,
+                }
+            })
+            .collect();
+        let done = stream::iter(calls)
+            .buffer_unordered(MEMBER_CONCURRENCY)
+            .collect::<Vec<_>>()
+            .await;
+        let failed: Vec<KcError> = done.into_iter().filter_map(Result::err).collect();
+        match failed.into_iter().next() {
+            None => Ok(()),
+            Some(first) => {
+                let mapped = DirectoryError::from_kc(first, "Group membership");
+                Err(match mapped {
+                    DirectoryError::Unavailable { retry_after, .. } => {
+                        DirectoryError::Unavailable {
+                            detail: format!(
+                                "Keycloak failed during a membership change of {total} members; \
+                             the change is idempotent: retry the request"
+                            ),
+                            retry_after,
+                        }
+                    }
+                    other => other,
+                })
+            }
+        }
+    }
+
+    async fn ensure_group_writable(
+        &self,
+        realm: &str,
+        id: &str,
+        what: &str,
+    ) -> Result<(), DirectoryError> {
+        if self.protected(realm).await?.groups.contains(id) {
+            return Err(DirectoryError::Forbidden(format!(
+                "Group {id} grants Keycloak admin roles; SCIM may not {what}"
+            )));
+        }
+        Ok(())
+    }
+
+    async fn group_candidates(
+        &self,
+        realm: &str,
+        state: &RealmState,
+        filter: Option<&Filter>,
+    ) -> Result<Vec<KcGroup>, DirectoryError> {
+        let mut query = GroupQuery {
+            first: 0,
+            max: self.opts.max_scan + 1,
+            ..GroupQuery::default()
+        };
+        for term in filter.map(Filter::conjuncts).unwrap_or_default() {
+            let Some((path, value)) = term.as_eq_string() else {
+                continue;
+            };
+            if path.sub_attr.is_some() || value.is_empty() {
+                continue;
+            }
+            if path.name.eq_ignore_ascii_case("id") {
+                return match self.fetch_group(realm, state, value).await {
+                    Ok(g) => Ok(vec![g]),
+                    Err(DirectoryError::NotFound(_)) => Ok(Vec::new()),
+                    Err(e) => Err(e),
+                };
+            }
+            if path.name.eq_ignore_ascii_case("displayName") {
+                query.name = Some(value.to_owned());
+                break;
+            }
+            if path.name.eq_ignore_ascii_case("externalId")
+                && !value.chars().any(|c| c.is_whitespace() || c == ':')
+            {
+                query.attribute = Some((
+                    crate::mapping::EXTERNAL_ID_ATTRIBUTE.to_owned(),
+                    value.to_owned(),
+                ));
+            }
+        }
+        let found = self
+            .kc
+            .find_groups(realm, Self::parent_id(state), &query)
+            .await
+            .map_err(kc_err("Groups"))?;
+        if found.len() > self.opts.max_scan {
+            return Err(DirectoryError::Scim(ScimError::too_many(format!(
+                "more than {} groups to scan; filter by displayName, externalId or id",
+                self.opts.max_scan
+            ))));
+        }
+        Ok(found
+            .into_iter()
+            .filter(|g| in_placement(state, g))
+            .collect())
+    }
+
+    async fn render_group(
+        &self,
+        realm: &str,
+        state: &RealmState,
+        group: &KcGroup,
+        with_members: bool,
+    ) -> Result<Value, DirectoryError> {
+        let members = if with_members {
+            Some(
+                self.all_members(realm, group.id.as_deref().unwrap_or_default())
+                    .await?,
+            )
+        } else {
+            None
+        };
+        Ok(scim_group_from_kc(
+            group,
+            members.as_deref(),
+            &state.view.base_url,
+        ))
+    }
+}
+
 fn too_many(max: usize) -> DirectoryError {
     DirectoryError::Scim(ScimError::too_many(format!(
         "the filter cannot be answered by an index and would scan more than {max} users; \
@@ -572,10 +819,38 @@ impl Directory for KcDirectory {
         Ok(Arc::clone(&self.state(realm).await?.view))
     }
 
-    async fn get_user(&self, realm: &str, id: &str) -> Result<Value, DirectoryError> {
+    async fn get_user(
+        &self,
+        realm: &str,
+        id: &str,
+        with_groups: bool,
+    ) -> Result<Value, DirectoryError> {
         let state = self.state(realm).await?;
         let user = self.fetch_user(realm, id).await?;
-        Ok(state.mapping.scim_user_from_kc(&user, &state.view.base_url))
+        let mut resource = state.mapping.scim_user_from_kc(&user, &state.view.base_url);
+        if with_groups {
+            let groups = self
+                .kc
+                .user_groups(realm, id)
+                .await
+                .map_err(kc_err("User groups"))?;
+            let base = state.view.base_url.trim_end_matches('/');
+            let list: Vec<Value> = groups
+                .iter()
+                .filter(|g| in_placement(&state, g))
+                .filter_map(|g| {
+                    let gid = g.id.as_deref()?;
+                    Some(json!({
+                        "value": gid,
+                        "$ref": format!("{base}/Groups/{gid}"),
+                        "display": g.name,
+                        "type": "direct",
+                    }))
+                })
+                .collect();
+            resource["groups"] = Value::Array(list);
+        }
+        Ok(resource)
     }
 
     async fn list_users(&self, realm: &str, req: &ListRequest) -> Result<ListPage, DirectoryError> {
@@ -684,6 +959,240 @@ impl Directory for KcDirectory {
         })
     }
 
+    async fn get_group(
+        &self,
+        realm: &str,
+        id: &str,
+        with_members: bool,
+    ) -> Result<Value, DirectoryError> {
+        let state = self.state(realm).await?;
+        let group = self.fetch_group(realm, &state, id).await?;
+        self.render_group(realm, &state, &group, with_members).await
+    }
+
+    async fn list_groups(
+        &self,
+        realm: &str,
+        req: &ListRequest,
+    ) -> Result<ListPage, DirectoryError> {
+        let state = self.state(realm).await?;
+        let groups = self
+            .group_candidates(realm, &state, req.filter.as_ref())
+            .await?;
+        let schema = &state.view.group_schema;
+        // Filters on members need them loaded; others are decided without.
+        let filter_needs_members = req
+            .filter
+            .as_ref()
+            .is_some_and(|f| f.to_string().to_ascii_lowercase().contains("members"));
+        let mut matches = Vec::new();
+        for g in &groups {
+            let shallow = self
+                .render_group(realm, &state, g, filter_needs_members)
+                .await?;
+            if req
+                .filter
+                .as_ref()
+                .is_none_or(|f| f.matches(&shallow, schema))
+            {
+                matches.push((g, shallow));
+            }
+        }
+        if let Some(path) = &req.sort_by {
+            let mut values: Vec<Value> = matches.iter().map(|(_, v)| v.clone()).collect();
+            sort_resources(&mut values, path, req.descending);
+            let order: Vec<String> = values
+                .iter()
+                .filter_map(|v| v["id"].as_str().map(str::to_owned))
+                .collect();
+            matches.sort_by_key(|(g, _)| {
+                order
+                    .iter()
+                    .position(|id| Some(id.as_str()) == g.id.as_deref())
+                    .unwrap_or(usize::MAX)
+            });
+        }
+        let total = matches.len();
+        let offset = req.start_index.saturating_sub(1);
+        let mut resources = Vec::new();
+        for (g, shallow) in matches.into_iter().skip(offset).take(req.count) {
+            if req.skip_members || filter_needs_members {
+                resources.push(shallow);
+            } else {
+                resources.push(self.render_group(realm, &state, g, true).await?);
+            }
+        }
+        Ok(ListPage { total, resources })
+    }
+
+    async fn create_group(&self, realm: &str, body: &Value) -> Result<Value, DirectoryError> {
+        let state = self.state(realm).await?;
+        let group = kc_group_from_scim(body, None, &now_rfc3339())?;
+        let members = member_ids(body)?;
+        self.check_members(realm, &members).await?;
+        let id = self
+            .kc
+            .create_group(realm, Self::parent_id(&state), &group)
+            .await
+            .map_err(kc_err("Group"))?;
+        if let Err(e) = self.apply_members(realm, &id, &members, &[]).await {
+            // No half-written group: take it back out.
+            if let Err(undo) = self.kc.delete_group(realm, &id).await {
+                tracing::error!(realm, group = %id, error = %undo, "could not roll back a group create");
+            }
+            return Err(e);
+        }
+        let created = KcGroup {
+            id: Some(id),
+            ..group
+        };
+        let member_users: Vec<KcUser> = members
+            .iter()
+            .map(|m| KcUser {
+                id: Some(m.clone()),
+                ..KcUser::default()
+            })
+            .collect();
+        let with_members = !members.is_empty();
+        let mut resource = scim_group_from_kc(
+            &created,
+            with_members.then_some(member_users.as_slice()),
+            &state.view.base_url,
+        );
+        if !with_members {
+            resource["members"] = json!([]);
+        }
+        Ok(resource)
+    }
+
+    async fn replace_group(
+        &self,
+        realm: &str,
+        id: &str,
+        body: &Value,
+        if_match: Option<&str>,
+    ) -> Result<Value, DirectoryError> {
+        let state = self.state(realm).await?;
+        let existing = self.fetch_group(realm, &state, id).await?;
+        check_group_version(&existing, if_match)?;
+        self.ensure_group_writable(realm, id, "replace it").await?;
+        let updated = kc_group_from_scim(body, Some(&existing), &now_rfc3339())?;
+        let wanted = member_ids(body)?;
+        let current = self.all_members(realm, id).await?;
+        let current_ids: Vec<String> = current.iter().filter_map(|u| u.id.clone()).collect();
+        let add: Vec<String> = wanted
+            .iter()
+            .filter(|w| !current_ids.contains(w))
+            .cloned()
+            .collect();
+        let remove: Vec<String> = current_ids
+            .iter()
+            .filter(|c| !wanted.contains(c))
+            .cloned()
+            .collect();
+        self.check_members(realm, &add).await?;
+        self.kc
+            .update_group(realm, id, &updated)
+            .await
+            .map_err(kc_err("Group"))?;
+        self.apply_members(realm, id, &add, &remove).await?;
+        self.get_group(realm, id, true).await
+    }
+
+    async fn patch_group(
+        &self,
+        realm: &str,
+        id: &str,
+        patch: &PatchRequest,
+        if_match: Option<&str>,
+    ) -> Result<(), DirectoryError> {
+        let state = self.state(realm).await?;
+        let existing = self.fetch_group(realm, &state, id).await?;
+        check_group_version(&existing, if_match)?;
+        let (mut delta, rest) = split_member_ops(&patch.operations);
+        let rest_touches_members = rest.iter().any(|op| {
+            op.path.as_ref().map_or_else(
+                || {
+                    op.value
+                        .as_ref()
+                        .is_some_and(|v| v.get("members").is_some())
+                },
+                |p| p.attr.name.eq_ignore_ascii_case("members"),
+            )
+        });
+        let needs_members = rest_touches_members || delta.replace.is_some() || delta.remove_all;
+        let current_members = if needs_members {
+            Some(self.all_members(realm, id).await?)
+        } else {
+            None
+        };
+        let shallow =
+            scim_group_from_kc(&existing, current_members.as_deref(), &state.view.base_url);
+        let outcome = apply_patch(&shallow, &rest, &state.view.group_schema)?;
+        let current_ids: Vec<String> = current_members
+            .iter()
+            .flatten()
+            .filter_map(|u| u.id.clone())
+            .collect();
+        if rest_touches_members {
+            let after = member_ids(&outcome.resource)?;
+            delta
+                .add
+                .extend(after.iter().filter(|a| !current_ids.contains(a)).cloned());
+            delta
+                .remove
+                .extend(current_ids.iter().filter(|c| !after.contains(c)).cloned());
+        }
+        if let Some(replace) = delta.replace.take() {
+            delta
+                .add
+                .extend(replace.iter().filter(|a| !current_ids.contains(a)).cloned());
+            delta
+                .remove
+                .extend(current_ids.iter().filter(|c| !replace.contains(c)).cloned());
+        }
+        if delta.remove_all {
+            delta.remove.extend(current_ids.iter().cloned());
+        }
+        delta.remove.retain(|r| !delta.add.contains(r));
+        let renamed = outcome.resource.get("displayName") != shallow.get("displayName");
+        if renamed {
+            self.ensure_group_writable(realm, id, "rename it").await?;
+        }
+        if !delta.add.is_empty() {
+            self.ensure_group_writable(realm, id, "add members to it")
+                .await?;
+        }
+        self.check_members(realm, &delta.add).await?;
+        let attributes_changed =
+            outcome.changed && outcome.changed_attributes.iter().any(|a| a != "members");
+        if attributes_changed || !delta.add.is_empty() || !delta.remove.is_empty() {
+            let updated = kc_group_from_scim(&outcome.resource, Some(&existing), &now_rfc3339())?;
+            self.kc
+                .update_group(realm, id, &updated)
+                .await
+                .map_err(kc_err("Group"))?;
+        }
+        self.apply_members(realm, id, &delta.add, &delta.remove)
+            .await
+    }
+
+    async fn delete_group(
+        &self,
+        realm: &str,
+        id: &str,
+        if_match: Option<&str>,
+    ) -> Result<(), DirectoryError> {
+        let state = self.state(realm).await?;
+        let existing = self.fetch_group(realm, &state, id).await?;
+        check_group_version(&existing, if_match)?;
+        self.ensure_group_writable(realm, id, "delete it").await?;
+        self.kc
+            .delete_group(realm, id)
+            .await
+            .map_err(kc_err("Group"))
+    }
+
     async fn ready(&self) -> Result<(), DirectoryError> {
         self.kc
             .check_token()
@@ -693,6 +1202,15 @@ impl Directory for KcDirectory {
 
     async fn refresh_realm(&self, realm: &str) {
         self.realms.forget(realm).await;
+    }
+}
+
+fn check_group_version(group: &KcGroup, if_match: Option<&str>) -> Result<(), DirectoryError> {
+    let version = group_version(group);
+    if if_match_admits(if_match, &version) {
+        Ok(())
+    } else {
+        Err(DirectoryError::PreconditionFailed { current: version })
     }
 }
 

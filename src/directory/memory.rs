@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use serde_json::{json, Value};
 
 use super::{if_match_admits, Directory, DirectoryError, ListPage, ListRequest, RealmView};
+use crate::mapping::group::group_schema;
 use crate::mapping::{MapperTable, RealmScimSettings, UserMapping};
-use crate::scim::schema::ResourceSchema;
 use crate::scim::{apply_patch, PatchRequest};
 
 /// The fake directory.
@@ -21,6 +21,7 @@ pub struct MemoryDirectory {
 struct Realm {
     view: Arc<RealmView>,
     users: BTreeMap<String, Value>,
+    groups: BTreeMap<String, Value>,
     next_id: u64,
 }
 
@@ -36,7 +37,7 @@ impl MemoryDirectory {
                     settings: settings.clone(),
                     user_schema: mapping.schema().clone(),
                     user_input_schema: mapping.input_schema().clone(),
-                    group_schema: ResourceSchema::group(),
+                    group_schema: group_schema(),
                     base_url: format!("http://scim.test/realms/{name}/scim/v2"),
                 });
                 (
@@ -44,6 +45,7 @@ impl MemoryDirectory {
                     Realm {
                         view,
                         users: BTreeMap::new(),
+                        groups: BTreeMap::new(),
                         next_id: 1,
                     },
                 )
@@ -74,17 +76,34 @@ impl MemoryDirectory {
 }
 
 fn stamp(resource: &mut Value, id: &str, base_url: &str, version: u64) {
-    resource["id"] = json!(id);
-    resource["meta"] = json!({
-        "resourceType": "User",
-        "created": "2026-01-01T00:00:00.000Z",
-        "lastModified": "2026-01-01T00:00:00.000Z",
-        "location": format!("{base_url}/Users/{id}"),
-        "version": format!("W/\"{version}\""),
-    });
+    stamp_as(resource, "User", id, base_url, version);
     if resource.get("active").is_none() {
         resource["active"] = json!(true);
     }
+}
+
+fn stamp_as(resource: &mut Value, kind: &str, id: &str, base_url: &str, version: u64) {
+    resource["id"] = json!(id);
+    resource["meta"] = json!({
+        "resourceType": kind,
+        "created": "2026-01-01T00:00:00.000Z",
+        "lastModified": "2026-01-01T00:00:00.000Z",
+        "location": format!("{base_url}/{kind}s/{id}"),
+        "version": format!("W/\"{version}\""),
+    });
+}
+
+fn group<'a>(r: &'a Realm, id: &str) -> Result<&'a Value, DirectoryError> {
+    r.groups
+        .get(id)
+        .ok_or_else(|| DirectoryError::NotFound(format!("Group {id} not found")))
+}
+
+fn without_members(mut g: Value) -> Value {
+    if let Some(m) = g.as_object_mut() {
+        m.remove("members");
+    }
+    g
 }
 
 fn user<'a>(r: &'a Realm, id: &str) -> Result<&'a Value, DirectoryError> {
@@ -122,7 +141,12 @@ impl Directory for MemoryDirectory {
         self.with_realm(realm, |r| Ok(Arc::clone(&r.view)))
     }
 
-    async fn get_user(&self, realm: &str, id: &str) -> Result<Value, DirectoryError> {
+    async fn get_user(
+        &self,
+        realm: &str,
+        id: &str,
+        _with_groups: bool,
+    ) -> Result<Value, DirectoryError> {
         self.with_realm(realm, |r| user(r, id).cloned())
     }
 
@@ -212,6 +236,119 @@ impl Directory for MemoryDirectory {
         self.with_realm(realm, |r| {
             check(user(r, id)?, if_match)?;
             r.users.remove(id);
+            Ok(())
+        })
+    }
+
+    async fn get_group(
+        &self,
+        realm: &str,
+        id: &str,
+        with_members: bool,
+    ) -> Result<Value, DirectoryError> {
+        self.with_realm(realm, |r| {
+            let g = group(r, id)?.clone();
+            Ok(if with_members { g } else { without_members(g) })
+        })
+    }
+
+    async fn list_groups(
+        &self,
+        realm: &str,
+        req: &ListRequest,
+    ) -> Result<ListPage, DirectoryError> {
+        self.with_realm(realm, |r| {
+            let matches: Vec<&Value> = r
+                .groups
+                .values()
+                .filter(|g| {
+                    req.filter
+                        .as_ref()
+                        .is_none_or(|f| f.matches(g, &r.view.group_schema))
+                })
+                .collect();
+            Ok(ListPage {
+                total: matches.len(),
+                resources: matches
+                    .into_iter()
+                    .skip(req.start_index.saturating_sub(1))
+                    .take(req.count)
+                    .map(|g| {
+                        if req.skip_members {
+                            without_members(g.clone())
+                        } else {
+                            g.clone()
+                        }
+                    })
+                    .collect(),
+            })
+        })
+    }
+
+    async fn create_group(&self, realm: &str, body: &Value) -> Result<Value, DirectoryError> {
+        self.with_realm(realm, |r| {
+            let name = body.get("displayName");
+            if r.groups.values().any(|g| g.get("displayName") == name) {
+                return Err(DirectoryError::Conflict(
+                    "a group with the same displayName already exists".to_owned(),
+                ));
+            }
+            let id = format!("g{}", r.next_id);
+            r.next_id += 1;
+            let mut resource = body.clone();
+            stamp_as(&mut resource, "Group", &id, &r.view.base_url, 1);
+            r.groups.insert(id, resource.clone());
+            Ok(resource)
+        })
+    }
+
+    async fn replace_group(
+        &self,
+        realm: &str,
+        id: &str,
+        body: &Value,
+        if_match: Option<&str>,
+    ) -> Result<Value, DirectoryError> {
+        self.with_realm(realm, |r| {
+            check(group(r, id)?, if_match)?;
+            let version = r.next_id;
+            r.next_id += 1;
+            let mut resource = body.clone();
+            stamp_as(&mut resource, "Group", id, &r.view.base_url, version);
+            r.groups.insert(id.to_owned(), resource.clone());
+            Ok(resource)
+        })
+    }
+
+    async fn patch_group(
+        &self,
+        realm: &str,
+        id: &str,
+        patch: &PatchRequest,
+        if_match: Option<&str>,
+    ) -> Result<(), DirectoryError> {
+        self.with_realm(realm, |r| {
+            let current = group(r, id)?.clone();
+            check(&current, if_match)?;
+            let outcome = apply_patch(&current, &patch.operations, &r.view.group_schema)?;
+            let version = r.next_id;
+            r.next_id += 1;
+            let mut resource = outcome.resource;
+            stamp_as(&mut resource, "Group", id, &r.view.base_url, version);
+            r.groups.insert(id.to_owned(), resource);
+            Ok(())
+        })
+    }
+
+    async fn delete_group(
+        &self,
+        realm: &str,
+        id: &str,
+        if_match: Option<&str>,
+    ) -> Result<(), DirectoryError> {
+        self.with_realm(realm, |r| {
+            check(group(r, id)?, if_match)?;
+            r.groups.remove(id);
             Ok(())
         })
     }

@@ -5,7 +5,8 @@
 //! is an in-memory fake for fast handler tests.
 //!
 //! Invariant: resources cross this port as canonical SCIM JSON; nothing of
-//! Keycloak's representations leaks out, and nothing here knows actix.
+//! Keycloak's representations leaks out, and nothing here knows the HTTP
+//! framework.
 
 mod error;
 mod keycloak;
@@ -71,8 +72,14 @@ pub struct ListPage {
 pub trait Directory: Send + Sync + 'static {
     /// The realm's view; `NotFound` when the realm or its SCIM set-up is absent.
     async fn realm(&self, realm: &str) -> Result<Arc<RealmView>, DirectoryError>;
-    /// A user by id.
-    async fn get_user(&self, realm: &str, id: &str) -> Result<Value, DirectoryError>;
+    /// A user by id; `with_groups` adds the read-only `groups` attribute
+    /// (one more Keycloak call, so only when asked for).
+    async fn get_user(
+        &self,
+        realm: &str,
+        id: &str,
+        with_groups: bool,
+    ) -> Result<Value, DirectoryError>;
     /// Users matching a list request.
     async fn list_users(&self, realm: &str, req: &ListRequest) -> Result<ListPage, DirectoryError>;
     /// Creates a user from a normalised SCIM body.
@@ -95,6 +102,42 @@ pub trait Directory: Send + Sync + 'static {
     ) -> Result<Value, DirectoryError>;
     /// Deletes a user.
     async fn delete_user(
+        &self,
+        realm: &str,
+        id: &str,
+        if_match: Option<&str>,
+    ) -> Result<(), DirectoryError>;
+    /// A group by id; `with_members` loads its members (paged).
+    async fn get_group(
+        &self,
+        realm: &str,
+        id: &str,
+        with_members: bool,
+    ) -> Result<Value, DirectoryError>;
+    /// Groups matching a list request (members unless `skip_members`).
+    async fn list_groups(&self, realm: &str, req: &ListRequest)
+        -> Result<ListPage, DirectoryError>;
+    /// Creates a group (and its initial members) from a normalised body.
+    async fn create_group(&self, realm: &str, body: &Value) -> Result<Value, DirectoryError>;
+    /// Replaces a group (name, externalId and the whole member list).
+    async fn replace_group(
+        &self,
+        realm: &str,
+        id: &str,
+        body: &Value,
+        if_match: Option<&str>,
+    ) -> Result<Value, DirectoryError>;
+    /// Applies a PATCH to a group without loading its members unless an
+    /// operation needs them.
+    async fn patch_group(
+        &self,
+        realm: &str,
+        id: &str,
+        patch: &PatchRequest,
+        if_match: Option<&str>,
+    ) -> Result<(), DirectoryError>;
+    /// Deletes a group.
+    async fn delete_group(
         &self,
         realm: &str,
         id: &str,

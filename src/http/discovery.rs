@@ -45,12 +45,20 @@ pub async fn service_provider_config(req: HttpRequest, state: web::Data<AppState
 }
 
 fn resource_types_of(scope: &super::request::Scope) -> Vec<serde_json::Value> {
-    vec![resource_type_document(
-        "User",
-        "/Users",
-        &scope.view.user_schema,
-        &scope.view.base_url,
-    )]
+    vec![
+        resource_type_document(
+            "User",
+            "/Users",
+            &scope.view.user_schema,
+            &scope.view.base_url,
+        ),
+        resource_type_document(
+            "Group",
+            "/Groups",
+            &scope.view.group_schema,
+            &scope.view.base_url,
+        ),
+    ]
 }
 
 /// `GET /ResourceTypes`.
@@ -76,7 +84,10 @@ pub async fn resource_type(req: HttpRequest, state: web::Data<AppState>) -> Resu
 }
 
 fn schemas_of(scope: &super::request::Scope) -> Vec<serde_json::Value> {
-    schema_documents(&[&scope.view.user_schema], &scope.view.base_url)
+    schema_documents(
+        &[&scope.view.user_schema, &scope.view.group_schema],
+        &scope.view.base_url,
+    )
 }
 
 /// `GET /Schemas`.

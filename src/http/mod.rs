@@ -8,6 +8,7 @@
 
 mod discovery;
 pub mod error;
+mod groups;
 mod request;
 mod users;
 
@@ -66,6 +67,13 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
                 .route("/Users/{id}", web::put().to(users::replace))
                 .route("/Users/{id}", web::patch().to(users::patch))
                 .route("/Users/{id}", web::delete().to(users::delete))
+                .route("/Groups", web::get().to(groups::list))
+                .route("/Groups", web::post().to(groups::create))
+                .route("/Groups/.search", web::post().to(groups::search))
+                .route("/Groups/{id}", web::get().to(groups::get))
+                .route("/Groups/{id}", web::put().to(groups::replace))
+                .route("/Groups/{id}", web::patch().to(groups::patch))
+                .route("/Groups/{id}", web::delete().to(groups::delete))
                 .default_service(web::to(discovery::no_such_endpoint)),
         )
         .default_service(web::to(discovery::no_such_endpoint));

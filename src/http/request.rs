@@ -139,6 +139,14 @@ impl Projection {
         Ok(p)
     }
 
+    /// Whether `attributes` names `name` explicitly.
+    #[must_use]
+    pub fn requests(&self, name: &str) -> bool {
+        self.attributes
+            .iter()
+            .any(|p| p.name.eq_ignore_ascii_case(name))
+    }
+
     /// Whether `members` is excluded (so the directory need not load them).
     #[must_use]
     pub fn excludes(&self, name: &str) -> bool {

@@ -47,7 +47,11 @@ pub async fn search(req: HttpRequest, body: web::Payload, state: web::Data<AppSt
 pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result {
     let scope = authorize(&req, &state).await?;
     let projection = Projection::from_query(&req)?;
-    let user = state.directory.get_user(&scope.realm, &id_of(&req)).await?;
+    let with_groups = projection.requests("groups");
+    let user = state
+        .directory
+        .get_user(&scope.realm, &id_of(&req), with_groups)
+        .await?;
     let body = projection.apply(&user, &scope.view.user_schema);
     Ok(resource_response(StatusCode::OK, &user, &body))
 }

@@ -95,6 +95,19 @@ impl UserQuery {
     }
 }
 
+/// Search parameters of `GET /admin/realms/{r}/groups` (and `…/children`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupQuery {
+    /// `search` with `exact=true` (Keycloak compares names case-sensitively).
+    pub name: Option<String>,
+    /// `q=name:value` attribute search.
+    pub attribute: Option<(String, String)>,
+    /// Offset.
+    pub first: usize,
+    /// Page size.
+    pub max: usize,
+}
+
 /// The Admin REST client. Cheap to clone; clones share the pool, token and stats.
 #[derive(Clone)]
 pub struct KcAdmin {
@@ -620,6 +633,153 @@ impl KcAdmin {
     pub async fn get_group(&self, realm: &str, id: &str) -> Result<Option<KcGroup>, KcError> {
         self.get_optional(&["admin", "realms", realm, "groups", id])
             .await
+    }
+
+    /// A group by path (`/parent/child`); `None` when there is none.
+    pub async fn group_by_path(&self, realm: &str, path: &str) -> Result<Option<KcGroup>, KcError> {
+        let mut segments = vec!["admin", "realms", realm, "group-by-path"];
+        segments.extend(path.split('/').filter(|s| !s.is_empty()));
+        self.get_optional(&segments).await
+    }
+
+    /// Creates a group at top level, or under `parent`; returns its id.
+    pub async fn create_group(
+        &self,
+        realm: &str,
+        parent: Option<&str>,
+        group: &KcGroup,
+    ) -> Result<String, KcError> {
+        match parent {
+            None => {
+                self.create(&["admin", "realms", realm, "groups"], group)
+                    .await
+            }
+            Some(p) => {
+                self.create(&["admin", "realms", realm, "groups", p, "children"], group)
+                    .await
+            }
+        }
+    }
+
+    /// Updates a group's name and attributes.
+    pub async fn update_group(
+        &self,
+        realm: &str,
+        id: &str,
+        group: &KcGroup,
+    ) -> Result<(), KcError> {
+        self.write(
+            Method::PUT,
+            &["admin", "realms", realm, "groups", id],
+            Some(group),
+        )
+        .await
+    }
+
+    /// Deletes a group.
+    pub async fn delete_group(&self, realm: &str, id: &str) -> Result<(), KcError> {
+        self.write::<Value>(
+            Method::DELETE,
+            &["admin", "realms", realm, "groups", id],
+            None,
+        )
+        .await
+    }
+
+    /// Groups at top level (or the children of `parent`), optionally only
+    /// those named exactly `name` or whose attribute matches `attribute`.
+    pub async fn find_groups(
+        &self,
+        realm: &str,
+        parent: Option<&str>,
+        query: &GroupQuery,
+    ) -> Result<Vec<KcGroup>, KcError> {
+        let mut params = vec![
+            ("briefRepresentation", "false".to_owned()),
+            ("first", query.first.to_string()),
+            ("max", query.max.to_string()),
+        ];
+        if let Some(name) = &query.name {
+            params.push(("search", name.clone()));
+            params.push(("exact", "true".to_owned()));
+        }
+        if let Some((k, v)) = &query.attribute {
+            params.push(("q", format!("{k}:{v}")));
+        }
+        match parent {
+            None => {
+                self.get_json(&["admin", "realms", realm, "groups"], &params)
+                    .await
+            }
+            Some(p) => {
+                self.get_json(
+                    &["admin", "realms", realm, "groups", p, "children"],
+                    &params,
+                )
+                .await
+            }
+        }
+    }
+
+    /// A page of a group's direct members (brief representations).
+    pub async fn group_members(
+        &self,
+        realm: &str,
+        group: &str,
+        first: usize,
+        max: usize,
+    ) -> Result<Vec<KcUser>, KcError> {
+        self.get_json(
+            &["admin", "realms", realm, "groups", group, "members"],
+            &[
+                ("briefRepresentation", "true".to_owned()),
+                ("first", first.to_string()),
+                ("max", max.to_string()),
+            ],
+        )
+        .await
+    }
+
+    /// Makes a user a direct member of a group (idempotent in Keycloak).
+    pub async fn add_group_member(
+        &self,
+        realm: &str,
+        user: &str,
+        group: &str,
+    ) -> Result<(), KcError> {
+        self.write::<Value>(
+            Method::PUT,
+            &["admin", "realms", realm, "users", user, "groups", group],
+            None,
+        )
+        .await
+    }
+
+    /// Removes a user from a group (idempotent in Keycloak).
+    pub async fn remove_group_member(
+        &self,
+        realm: &str,
+        user: &str,
+        group: &str,
+    ) -> Result<(), KcError> {
+        self.write::<Value>(
+            Method::DELETE,
+            &["admin", "realms", realm, "users", user, "groups", group],
+            None,
+        )
+        .await
+    }
+
+    /// The groups a user is a direct member of.
+    pub async fn user_groups(&self, realm: &str, user: &str) -> Result<Vec<KcGroup>, KcError> {
+        self.get_json(
+            &["admin", "realms", realm, "users", user, "groups"],
+            &[
+                ("briefRepresentation", "false".to_owned()),
+                ("max", "1000".to_owned()),
+            ],
+        )
+        .await
     }
 
     // ---- realm-scoped helpers --------------------------------------------

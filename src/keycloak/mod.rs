@@ -10,7 +10,7 @@ mod error;
 mod token;
 mod types;
 
-pub use client::{outbound_client, CallStats, KcAdmin, UserQuery};
+pub use client::{outbound_client, CallStats, GroupQuery, KcAdmin, UserQuery};
 pub use error::{KcError, KcFieldError};
 pub use types::{KcClient, KcGroup, KcProtocolMapper, KcRealm, KcUser};
 

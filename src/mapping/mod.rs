@@ -4,6 +4,7 @@
 //!
 //! Invariant: pure. No HTTP, no async; everything here is table-tested.
 
+pub mod group;
 pub mod mappers;
 pub mod pushdown;
 pub mod user;

@@ -13,6 +13,8 @@ pub const ATTR_ENABLED: &str = "kcscim.enabled";
 pub const ATTR_PROFILE: &str = "kcscim.profile";
 /// Client attribute: the Entra tenant id (profile `azure`).
 pub const ATTR_TENANT_ID: &str = "kcscim.tenantId";
+/// Client attribute: path of the group SCIM groups are created under.
+pub const ATTR_GROUP_PARENT: &str = "kcscim.groupParent";
 /// Client attribute: JSON array of [`StoredToken`].
 pub const ATTR_TOKENS: &str = "kcscim.tokens";
 
@@ -73,6 +75,8 @@ pub struct RealmScimSettings {
     pub tenant_id: Option<String>,
     /// Active static tokens.
     pub tokens: Vec<StoredToken>,
+    /// Path of the group SCIM groups live under (`None`: top level).
+    pub group_parent: Option<String>,
 }
 
 impl Default for RealmScimSettings {
@@ -82,6 +86,7 @@ impl Default for RealmScimSettings {
             profile: Profile::Generic,
             tenant_id: None,
             tokens: Vec::new(),
+            group_parent: None,
         }
     }
 }
@@ -107,11 +112,16 @@ impl RealmScimSettings {
             Some(json) if json.is_empty() => Vec::new(),
             Some(json) => serde_json::from_str(json).map_err(|e| format!("{ATTR_TOKENS}: {e}"))?,
         };
+        let group_parent = attrs
+            .get(ATTR_GROUP_PARENT)
+            .map(|p| p.trim().trim_end_matches('/').to_owned())
+            .filter(|p| !p.is_empty());
         Ok(Self {
             enabled,
             profile,
             tenant_id,
             tokens,
+            group_parent,
         })
     }
 
@@ -122,6 +132,10 @@ impl RealmScimSettings {
         match &self.tenant_id {
             Some(t) => attrs.insert(ATTR_TENANT_ID.to_owned(), t.clone()),
             None => attrs.remove(ATTR_TENANT_ID),
+        };
+        match &self.group_parent {
+            Some(p) => attrs.insert(ATTR_GROUP_PARENT.to_owned(), p.clone()),
+            None => attrs.remove(ATTR_GROUP_PARENT),
         };
         let tokens = serde_json::to_string(&self.tokens).unwrap_or_else(|_| "[]".to_owned());
         attrs.insert(ATTR_TOKENS.to_owned(), tokens);
@@ -159,6 +173,7 @@ mod tests {
                 created: "2026-01-01T00:00:00Z".to_owned(),
                 expires: None,
             }],
+            group_parent: Some("/scim".to_owned()),
         };
         let mut attrs = BTreeMap::new();
         attrs.insert("other".to_owned(), "kept".to_owned());

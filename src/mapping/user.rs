@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 
 use super::{MapperTable, DISPLAY_NAME_ATTRIBUTE, EXTERNAL_ID_ATTRIBUTE, LAST_MODIFIED_ATTRIBUTE};
 use crate::keycloak::KcUser;
-use crate::scim::schema::{AttrType, AttributeDef, ResourceSchema, USER_SCHEMA};
+use crate::scim::schema::{AttrType, AttributeDef, ResourceSchema, Returned, USER_SCHEMA};
 use crate::scim::{parse_attr_path, AttrPath, ScimError};
 
 /// Where a mapper rule's value lives in the SCIM resource.
@@ -135,6 +135,12 @@ impl UserMapping {
                 target,
                 boolean: rule.is_boolean() || def.type_ == AttrType::Boolean,
             });
+        }
+        // `groups` costs one more Keycloak call per user: returned on request.
+        for attr in &mut schema.core.attributes {
+            if attr.name == "groups" {
+                attr.returned = Returned::Request;
+            }
         }
         let input_schema = schema.clone();
         schema.retain(|p| keep.contains(p));

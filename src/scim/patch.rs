@@ -360,6 +360,11 @@ fn apply_pathless_member(
         let urn = sd.id.clone();
         return apply_schema_object(res, op, &urn, value, schema);
     }
+    // Entra repeats the resource's own `id` in path-less replaces: naming the
+    // current value is not an attempt to change it.
+    if key.eq_ignore_ascii_case("id") && res.get("id") == Some(value) {
+        return Ok(());
+    }
     let path = parse_attr_path(key)?;
     apply_at(res, op, &path, None, Some(value), schema)
 }
