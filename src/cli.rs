@@ -39,12 +39,32 @@ pub enum Command {
     /// Show or change a realm's SCIM settings (enabled, profile, tenant id).
     #[command(subcommand)]
     Realm(RealmCommand),
+    /// Show or reset the mass-deprovision breaker of a realm.
+    #[command(subcommand)]
+    Breaker(BreakerCommand),
     /// Run the setup checklist for a realm; exit 0 only if every item passes.
     Doctor(DoctorArgs),
     /// Print the effective settings, secrets redacted.
     CheckConfig,
     /// Exit 0 when the local server answers /healthz (for container health checks).
     Healthcheck,
+}
+
+/// `breaker …` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum BreakerCommand {
+    /// Say whether the breaker is open, and since when.
+    Status {
+        /// Realm.
+        #[arg(long)]
+        realm: String,
+    },
+    /// Close the breaker: disables and deletes are accepted again.
+    Reset {
+        /// Realm.
+        #[arg(long)]
+        realm: String,
+    },
 }
 
 /// `token …` subcommands.
@@ -157,6 +177,7 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
         Command::Bootstrap(args) => run_bootstrap(&settings, args).await,
         Command::Token(cmd) => run_token(&settings, cmd).await,
         Command::Realm(cmd) => run_realm(&settings, cmd).await,
+        Command::Breaker(cmd) => run_breaker(&settings, cmd).await,
         Command::Doctor(args) => {
             let opts = crate::doctor::DoctorOptions {
                 realm: args.realm,
@@ -205,6 +226,29 @@ async fn run_bootstrap(settings: &Settings, args: BootstrapArgs) -> anyhow::Resu
         let (stored, secret) = tokens::create_token(&kc, &opts.realm, None).await?;
         println!("Secret Token (id {}, shown once):", stored.id);
         println!("{secret}");
+    }
+    Ok(())
+}
+
+async fn run_breaker(settings: &Settings, cmd: BreakerCommand) -> anyhow::Result<()> {
+    let kc = admin_client(settings)?;
+    match cmd {
+        BreakerCommand::Status { realm } => {
+            match bootstrap::breaker::breaker_status(&kc, &realm).await? {
+                Some(since) => println!(
+                    "open since {since}: disables and deletes are refused \
+                     (kc-scim breaker reset --realm {realm})"
+                ),
+                None => println!("closed"),
+            }
+        }
+        BreakerCommand::Reset { realm } => {
+            if bootstrap::breaker::reset_breaker(&kc, &realm).await? {
+                println!("breaker of realm {realm} reset");
+            } else {
+                println!("breaker of realm {realm} was not open");
+            }
+        }
     }
     Ok(())
 }

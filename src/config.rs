@@ -26,6 +26,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// SCIM protocol limits.
     pub scim: ScimSettings,
+    /// The mass-deprovision circuit breaker.
+    pub deprovision: DeprovisionSettings,
     /// Logging.
     pub log: LogSettings,
 }
@@ -143,6 +145,10 @@ pub struct ScimSettings {
     pub max_scan: usize,
     /// How long the per-realm mapper table and settings are cached, in seconds.
     pub cache_ttl_secs: u64,
+    /// Most SCIM operations one realm may have in flight against Keycloak.
+    pub max_in_flight_per_realm: usize,
+    /// How long a request waits for a free slot before it is answered 429.
+    pub queue_wait_ms: u64,
 }
 
 impl Default for ScimSettings {
@@ -151,6 +157,36 @@ impl Default for ScimSettings {
             max_results: 200,
             max_scan: 5_000,
             cache_ttl_secs: 30,
+            max_in_flight_per_realm: 64,
+            queue_wait_ms: 2_000,
+        }
+    }
+}
+
+/// The mass-deprovision circuit breaker: when more disables and deletes
+/// than `max(min_events, max_share × users)` reach one realm within
+/// `window_secs`, further ones are refused until an admin runs
+/// `kc-scim breaker reset`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeprovisionSettings {
+    /// Whether the breaker is armed.
+    pub enabled: bool,
+    /// The sliding window, in seconds.
+    pub window_secs: u64,
+    /// Share of the realm's users that may be disabled or deleted per window.
+    pub max_share: f64,
+    /// Disables and deletes always allowed per window, whatever the realm's size.
+    pub min_events: usize,
+}
+
+impl Default for DeprovisionSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            window_secs: 3_600,
+            max_share: 0.10,
+            min_events: 50,
         }
     }
 }

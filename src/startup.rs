@@ -46,6 +46,9 @@ impl Application {
                 public_url: settings.keycloak.public_url().to_owned(),
                 cache_ttl: Duration::from_secs(settings.scim.cache_ttl_secs),
                 max_scan: settings.scim.max_scan,
+                max_in_flight_per_realm: settings.scim.max_in_flight_per_realm,
+                queue_wait: Duration::from_millis(settings.scim.queue_wait_ms),
+                deprovision: settings.deprovision.clone(),
             },
         ));
         let auth = Arc::new(authenticator(settings)?);

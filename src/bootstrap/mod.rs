@@ -9,6 +9,7 @@
 //! no write call at all.
 
 mod template;
+pub mod breaker;
 pub mod tokens;
 
 use std::fmt;

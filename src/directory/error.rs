@@ -33,6 +33,21 @@ pub enum DirectoryError {
         /// Suggested `Retry-After`, in seconds.
         retry_after: u64,
     },
+    /// The realm has too many operations in flight; retry shortly.
+    #[error("too many SCIM operations in flight for this realm; retry shortly")]
+    Busy {
+        /// Suggested `Retry-After`, in seconds.
+        retry_after: u64,
+    },
+    /// The mass-deprovision breaker is open: disables and deletes are refused.
+    #[error(
+        "the mass-deprovision breaker of this realm tripped at {since}; disables and deletes \
+         are refused until an administrator runs `kc-scim breaker reset`"
+    )]
+    BreakerOpen {
+        /// When it tripped.
+        since: String,
+    },
     /// Keycloak answered in a way we cannot map to a client error.
     #[error("identity backend error: {0}")]
     Backend(String),

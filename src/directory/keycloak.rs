@@ -12,7 +12,10 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use futures::{stream, StreamExt, TryStreamExt};
 use serde_json::{json, Value};
-use tokio::sync::{Mutex, RwLock};
+use tokio::sync::{Mutex, MutexGuard, OwnedSemaphorePermit, RwLock, Semaphore};
+
+use super::breaker::{Decision, Window};
+use crate::config::DeprovisionSettings;
 
 use super::{if_match_admits, Directory, DirectoryError, ListPage, ListRequest, RealmView};
 use crate::keycloak::{GroupQuery, KcAdmin, KcError, KcGroup, KcUser, UserQuery};
@@ -34,6 +37,12 @@ pub struct KcDirectoryOptions {
     pub cache_ttl: Duration,
     /// Most users a non-pushable filter may scan.
     pub max_scan: usize,
+    /// Most operations one realm may have in flight.
+    pub max_in_flight_per_realm: usize,
+    /// How long an operation waits for a slot before `Busy`.
+    pub queue_wait: Duration,
+    /// The mass-deprovision breaker.
+    pub deprovision: DeprovisionSettings,
 }
 
 struct RealmState {
@@ -121,10 +130,17 @@ impl<T> Cache<T> {
     }
 }
 
+/// Writes to one resource are serialized through one of these locks (by a
+/// hash of realm and id), so a read-modify-write never loses a concurrent one.
+const WRITE_STRIPES: usize = 64;
+
 /// The Keycloak-backed directory.
 pub struct KcDirectory {
     kc: KcAdmin,
     opts: KcDirectoryOptions,
+    write_locks: Vec<Mutex<()>>,
+    in_flight: std::sync::Mutex<HashMap<String, Arc<Semaphore>>>,
+    breakers: std::sync::Mutex<HashMap<String, Window>>,
     realms: Cache<RealmState>,
     service_accounts: Cache<ServiceAccounts>,
     protected: Cache<Protected>,
@@ -141,6 +157,9 @@ impl KcDirectory {
         Self {
             kc,
             opts,
+            write_locks: (0..WRITE_STRIPES).map(|_| Mutex::new(())).collect(),
+            in_flight: std::sync::Mutex::new(HashMap::new()),
+            breakers: std::sync::Mutex::new(HashMap::new()),
             realms: Cache::default(),
             service_accounts: Cache::default(),
             protected: Cache::default(),
@@ -151,6 +170,138 @@ impl KcDirectory {
     #[must_use]
     pub fn admin(&self) -> &KcAdmin {
         &self.kc
+    }
+
+    /// Serializes writes to one resource.
+    async fn write_lock(&self, realm: &str, id: &str) -> MutexGuard<'_, ()> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (realm, id).hash(&mut h);
+        let index = usize::try_from(h.finish() % WRITE_STRIPES as u64).unwrap_or(0);
+        match self.write_locks.get(index) {
+            Some(lock) => lock.lock().await,
+            // Unreachable: index < WRITE_STRIPES; lock stripe 0 rather than panic.
+            None => self.write_locks[0].lock().await,
+        }
+    }
+
+    /// A slot of the realm's in-flight budget; `Busy` after `queue_wait`.
+    /// Called only for realms that resolved, so the map stays bounded.
+    async fn admit(&self, realm: &str) -> Result<OwnedSemaphorePermit, DirectoryError> {
+        let semaphore = {
+            let mut map = self
+                .in_flight
+                .lock()
+                .map_err(|_| DirectoryError::Backend("in-flight map poisoned".to_owned()))?;
+            Arc::clone(map.entry(realm.to_owned()).or_insert_with(|| {
+                Arc::new(Semaphore::new(self.opts.max_in_flight_per_realm.max(1)))
+            }))
+        };
+        if let Ok(Ok(permit)) =
+            tokio::time::timeout(self.opts.queue_wait, semaphore.acquire_owned()).await
+        {
+            return Ok(permit);
+        }
+        if let Some(m) = crate::telemetry::metrics::metrics() {
+            m.backpressure_rejections.with_label_values(&[realm]).inc();
+        }
+        Err(DirectoryError::Busy { retry_after: 1 })
+    }
+
+    /// The realm's state and an in-flight slot.
+    async fn enter(
+        &self,
+        realm: &str,
+    ) -> Result<(Arc<RealmState>, OwnedSemaphorePermit), DirectoryError> {
+        let state = self.state(realm).await?;
+        let permit = self.admit(realm).await?;
+        Ok((state, permit))
+    }
+
+    /// Admits one more disable or delete, or trips / reports the breaker.
+    async fn guard_deprovision(
+        &self,
+        realm: &str,
+        state: &RealmState,
+    ) -> Result<(), DirectoryError> {
+        let policy = &self.opts.deprovision;
+        if !policy.enabled {
+            return Ok(());
+        }
+        let metrics = crate::telemetry::metrics::metrics();
+        if let Some(since) = &state.view.settings.breaker_tripped_at {
+            if let Some(m) = metrics {
+                m.breaker_refusals.with_label_values(&[realm]).inc();
+            }
+            return Err(DirectoryError::BreakerOpen {
+                since: since.clone(),
+            });
+        }
+        let now = Instant::now();
+        let needs_count = self.with_window(realm, |w| w.needs_user_count(now, policy))?;
+        if needs_count {
+            let users = self
+                .kc
+                .count_users(realm, &UserQuery::default())
+                .await
+                .map_err(kc_err("Users"))?;
+            self.with_window(realm, |w| w.set_user_count(now, users))?;
+        }
+        match self.with_window(realm, |w| w.admit(now, policy))? {
+            Decision::Allow => Ok(()),
+            Decision::Trip { events, limit } => {
+                let since = now_rfc3339();
+                tracing::error!(
+                    target: "audit",
+                    realm,
+                    operation = "deprovision_breaker_trip",
+                    events,
+                    limit,
+                    window_secs = policy.window_secs,
+                    "mass-deprovision breaker tripped: disables and deletes refused until reset"
+                );
+                if let Some(m) = metrics {
+                    m.breaker_trips.with_label_values(&[realm]).inc();
+                    m.breaker_refusals.with_label_values(&[realm]).inc();
+                }
+                self.persist_trip(realm, &since).await?;
+                Err(DirectoryError::BreakerOpen { since })
+            }
+        }
+    }
+
+    fn with_window<T>(
+        &self,
+        realm: &str,
+        f: impl FnOnce(&mut Window) -> T,
+    ) -> Result<T, DirectoryError> {
+        let mut map = self
+            .breakers
+            .lock()
+            .map_err(|_| DirectoryError::Backend("breaker map poisoned".to_owned()))?;
+        Ok(f(map.entry(realm.to_owned()).or_default()))
+    }
+
+    /// Stores the trip on the realm's `scim-endpoint` client, so every
+    /// replica refuses too and an admin's reset clears it everywhere.
+    async fn persist_trip(&self, realm: &str, since: &str) -> Result<(), DirectoryError> {
+        let mut client = self
+            .kc
+            .find_client(realm, SCIM_CLIENT_ID)
+            .await
+            .map_err(kc_err("scim-endpoint client"))?
+            .ok_or_else(|| DirectoryError::Backend("scim-endpoint client vanished".to_owned()))?;
+        let mut settings = RealmScimSettings::from_attributes(&client.attributes)
+            .map_err(DirectoryError::Backend)?;
+        settings.breaker_tripped_at = Some(since.to_owned());
+        settings.write_attributes(&mut client.attributes);
+        let id = client.id.clone().unwrap_or_default();
+        self.kc
+            .update_client(realm, &id, &client)
+            .await
+            .map_err(kc_err("scim-endpoint client"))?;
+        self.realms.forget(realm).await;
+        Ok(())
     }
 
     /// Drops the cached state of `realm` (after settings changed).
@@ -825,7 +976,7 @@ impl Directory for KcDirectory {
         id: &str,
         with_groups: bool,
     ) -> Result<Value, DirectoryError> {
-        let state = self.state(realm).await?;
+        let (state, _permit) = self.enter(realm).await?;
         let user = self.fetch_user(realm, id).await?;
         let mut resource = state.mapping.scim_user_from_kc(&user, &state.view.base_url);
         if with_groups {
@@ -854,7 +1005,7 @@ impl Directory for KcDirectory {
     }
 
     async fn list_users(&self, realm: &str, req: &ListRequest) -> Result<ListPage, DirectoryError> {
-        let state = self.state(realm).await?;
+        let (state, _permit) = self.enter(realm).await?;
         let native_order = req.sort_by.as_ref().is_none_or(is_user_name);
         if req.filter.is_none() && native_order {
             return self.native_page(realm, &state, req).await;
@@ -876,7 +1027,7 @@ impl Directory for KcDirectory {
     }
 
     async fn create_user(&self, realm: &str, body: &Value) -> Result<Value, DirectoryError> {
-        let state = self.state(realm).await?;
+        let (state, _permit) = self.enter(realm).await?;
         let mut user = state
             .mapping
             .kc_user_from_scim(body, None, &now_rfc3339())?;
@@ -899,13 +1050,17 @@ impl Directory for KcDirectory {
         body: &Value,
         if_match: Option<&str>,
     ) -> Result<Value, DirectoryError> {
-        let state = self.state(realm).await?;
+        let (state, _permit) = self.enter(realm).await?;
+        let _serial = self.write_lock(realm, id).await;
         let existing = self.fetch_user(realm, id).await?;
         self.ensure_writable(realm, id).await?;
         let current = state
             .mapping
             .scim_user_from_kc(&existing, &state.view.base_url);
         check_version(&current, if_match)?;
+        if disables(&current, body) {
+            self.guard_deprovision(realm, &state).await?;
+        }
         self.write_user(realm, &state, &existing, body).await
     }
 
@@ -916,7 +1071,8 @@ impl Directory for KcDirectory {
         patch: &PatchRequest,
         if_match: Option<&str>,
     ) -> Result<Value, DirectoryError> {
-        let state = self.state(realm).await?;
+        let (state, _permit) = self.enter(realm).await?;
+        let _serial = self.write_lock(realm, id).await;
         let existing = self.fetch_user(realm, id).await?;
         self.ensure_writable(realm, id).await?;
         let current = state
@@ -926,6 +1082,9 @@ impl Directory for KcDirectory {
         let outcome = apply_patch(&current, &patch.operations, &state.view.user_input_schema)?;
         if !outcome.changed {
             return Ok(current);
+        }
+        if disables(&current, &outcome.resource) {
+            self.guard_deprovision(realm, &state).await?;
         }
         self.write_user(realm, &state, &existing, &outcome.resource)
             .await
@@ -937,7 +1096,8 @@ impl Directory for KcDirectory {
         id: &str,
         if_match: Option<&str>,
     ) -> Result<(), DirectoryError> {
-        let state = self.state(realm).await?;
+        let (state, _permit) = self.enter(realm).await?;
+        let _serial = self.write_lock(realm, id).await;
         if self.protected(realm).await?.users.contains(id) {
             return Err(DirectoryError::Forbidden(format!(
                 "User {id} is a service account or holds Keycloak admin roles; SCIM may not delete it"
@@ -953,6 +1113,7 @@ impl Directory for KcDirectory {
         if id.is_empty() || id.len() > 64 {
             return Err(DirectoryError::NotFound(format!("User {id} not found")));
         }
+        self.guard_deprovision(realm, &state).await?;
         self.kc.delete_user(realm, id).await.map_err(|e| match e {
             KcError::NotFound(_) => DirectoryError::NotFound(format!("User {id} not found")),
             other => DirectoryError::from_kc(other, "User"),
@@ -965,7 +1126,7 @@ impl Directory for KcDirectory {
         id: &str,
         with_members: bool,
     ) -> Result<Value, DirectoryError> {
-        let state = self.state(realm).await?;
+        let (state, _permit) = self.enter(realm).await?;
         let group = self.fetch_group(realm, &state, id).await?;
         self.render_group(realm, &state, &group, with_members).await
     }
@@ -975,7 +1136,7 @@ impl Directory for KcDirectory {
         realm: &str,
         req: &ListRequest,
     ) -> Result<ListPage, DirectoryError> {
-        let state = self.state(realm).await?;
+        let (state, _permit) = self.enter(realm).await?;
         let groups = self
             .group_candidates(realm, &state, req.filter.as_ref())
             .await?;
@@ -1026,7 +1187,7 @@ impl Directory for KcDirectory {
     }
 
     async fn create_group(&self, realm: &str, body: &Value) -> Result<Value, DirectoryError> {
-        let state = self.state(realm).await?;
+        let (state, _permit) = self.enter(realm).await?;
         let group = kc_group_from_scim(body, None, &now_rfc3339())?;
         let members = member_ids(body)?;
         self.check_members(realm, &members).await?;
@@ -1072,7 +1233,8 @@ impl Directory for KcDirectory {
         body: &Value,
         if_match: Option<&str>,
     ) -> Result<Value, DirectoryError> {
-        let state = self.state(realm).await?;
+        let (state, _permit) = self.enter(realm).await?;
+        let _serial = self.write_lock(realm, id).await;
         let existing = self.fetch_group(realm, &state, id).await?;
         check_group_version(&existing, if_match)?;
         self.ensure_group_writable(realm, id, "replace it").await?;
@@ -1096,7 +1258,8 @@ impl Directory for KcDirectory {
             .await
             .map_err(kc_err("Group"))?;
         self.apply_members(realm, id, &add, &remove).await?;
-        self.get_group(realm, id, true).await
+        let group = self.fetch_group(realm, &state, id).await?;
+        self.render_group(realm, &state, &group, true).await
     }
 
     async fn patch_group(
@@ -1106,7 +1269,8 @@ impl Directory for KcDirectory {
         patch: &PatchRequest,
         if_match: Option<&str>,
     ) -> Result<(), DirectoryError> {
-        let state = self.state(realm).await?;
+        let (state, _permit) = self.enter(realm).await?;
+        let _serial = self.write_lock(realm, id).await;
         let existing = self.fetch_group(realm, &state, id).await?;
         check_group_version(&existing, if_match)?;
         let (mut delta, rest) = split_member_ops(&patch.operations);
@@ -1183,7 +1347,8 @@ impl Directory for KcDirectory {
         id: &str,
         if_match: Option<&str>,
     ) -> Result<(), DirectoryError> {
-        let state = self.state(realm).await?;
+        let (state, _permit) = self.enter(realm).await?;
+        let _serial = self.write_lock(realm, id).await;
         let existing = self.fetch_group(realm, &state, id).await?;
         check_group_version(&existing, if_match)?;
         self.ensure_group_writable(realm, id, "delete it").await?;
@@ -1203,6 +1368,12 @@ impl Directory for KcDirectory {
     async fn refresh_realm(&self, realm: &str) {
         self.realms.forget(realm).await;
     }
+}
+
+/// Whether a write turns an active user inactive.
+fn disables(current: &Value, next: &Value) -> bool {
+    current.get("active").and_then(Value::as_bool) != Some(false)
+        && next.get("active").and_then(Value::as_bool) == Some(false)
 }
 
 fn check_group_version(group: &KcGroup, if_match: Option<&str>) -> Result<(), DirectoryError> {

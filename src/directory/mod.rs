@@ -8,6 +8,7 @@
 //! Keycloak's representations leaks out, and nothing here knows the HTTP
 //! framework.
 
+mod breaker;
 mod error;
 mod keycloak;
 mod memory;

@@ -8,6 +8,7 @@ use super::SCIM_JSON;
 use crate::auth::AuthError;
 use crate::directory::DirectoryError;
 use crate::scim::ScimError;
+use crate::telemetry::metrics::metrics;
 
 /// An error on its way to the client.
 #[derive(Debug)]
@@ -44,6 +45,9 @@ impl From<ScimError> for ApiError {
 impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
         tracing::info!(reason = e.reason(), "authentication failed");
+        if let Some(m) = metrics() {
+            m.auth_failures.with_label_values(&[e.reason()]).inc();
+        }
         if e == AuthError::KeysUnavailable {
             // Not the caller's fault: retry once the key server answers.
             return Self {
@@ -77,6 +81,15 @@ impl From<DirectoryError> for ApiError {
                 tracing::warn!(%detail, "backend unavailable");
                 (ScimError::unavailable(detail), Some(retry_after))
             }
+            DirectoryError::Busy { retry_after } => (
+                ScimError::too_many_requests(
+                    "too many SCIM operations in flight for this realm; retry shortly",
+                ),
+                Some(retry_after),
+            ),
+            e @ DirectoryError::BreakerOpen { .. } => {
+                (ScimError::unavailable(e.to_string()), Some(3_600))
+            }
             DirectoryError::Backend(cause) => {
                 tracing::error!(%cause, "backend error");
                 (
@@ -99,6 +112,12 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        if let Some(m) = metrics() {
+            let scim_type = self.error.scim_type.map_or("none", |t| t.as_str());
+            m.scim_errors
+                .with_label_values(&[scim_type, &self.error.status.to_string()])
+                .inc();
+        }
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header((header::CONTENT_TYPE, SCIM_JSON));
         if let Some(secs) = self.retry_after {

@@ -7,6 +7,7 @@
 //! every response body is SCIM JSON with `Content-Type: application/scim+json`.
 
 mod discovery;
+mod metrics;
 pub mod error;
 mod groups;
 mod request;
@@ -47,8 +48,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
     cfg.app_data(state)
         .route("/healthz", web::get().to(discovery::healthz))
         .route("/readyz", web::get().to(discovery::readyz))
+        .route("/metrics", web::get().to(metrics::render))
         .service(
             web::scope("/realms/{realm}/scim/v2")
+                .wrap(actix_web::middleware::from_fn(metrics::count_requests))
                 .route(
                     "/ServiceProviderConfig",
                     web::get().to(discovery::service_provider_config),

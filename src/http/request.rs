@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use actix_web::http::{header, StatusCode};
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use futures::StreamExt;
 use serde_json::Value;
 
@@ -15,6 +15,10 @@ use crate::directory::{ListRequest, RealmView};
 use crate::scim::projection::{parse_attribute_list, project};
 use crate::scim::schema::ResourceSchema;
 use crate::scim::{parse_attr_path, parse_filter, AttrPath, ScimError};
+
+/// Marks a request whose realm resolved (bounded metric label values).
+#[derive(Clone)]
+pub struct KnownRealm(pub String);
 
 /// An authenticated request to one realm.
 pub struct Scope {
@@ -32,6 +36,8 @@ pub struct Scope {
 pub async fn authorize(req: &HttpRequest, state: &AppState) -> Result<Scope, ApiError> {
     let realm = req.match_info().get("realm").unwrap_or_default().to_owned();
     let mut view = state.directory.realm(&realm).await?;
+    // The realm exists: metrics may label this request with it.
+    req.extensions_mut().insert(KnownRealm(realm.clone()));
     let header = req
         .headers()
         .get(header::AUTHORIZATION)

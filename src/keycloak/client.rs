@@ -229,10 +229,25 @@ impl KcAdmin {
                 }
                 Err(e) => Err(KcError::from_transport(url.as_str(), &e)),
             };
-            let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+            let elapsed = started.elapsed();
+            let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
             stats.latency_micros.fetch_add(micros, Ordering::Relaxed);
-            let (status, headers, bytes) = result.inspect_err(|_| {
+            let metrics = crate::telemetry::metrics::metrics();
+            if let Some(m) = metrics {
+                m.keycloak_latency
+                    .with_label_values(&[method.as_str()])
+                    .observe(elapsed.as_secs_f64());
+            }
+            let (status, headers, bytes) = result.inspect_err(|e| {
                 stats.errors.fetch_add(1, Ordering::Relaxed);
+                if let Some(m) = metrics {
+                    let kind = if matches!(e, KcError::Timeout { .. }) {
+                        "timeout"
+                    } else {
+                        "unreachable"
+                    };
+                    m.keycloak_errors.with_label_values(&[kind]).inc();
+                }
             })?;
             if status == StatusCode::UNAUTHORIZED && !retried {
                 retried = true;
@@ -244,6 +259,9 @@ impl KcAdmin {
             }
             if status.is_server_error() {
                 stats.errors.fetch_add(1, Ordering::Relaxed);
+                if let Some(m) = metrics {
+                    m.keycloak_errors.with_label_values(&["server_error"]).inc();
+                }
             }
             if status == StatusCode::UNAUTHORIZED {
                 return Err(KcError::AdminAuth(format!(

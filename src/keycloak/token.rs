@@ -117,6 +117,9 @@ impl TokenSource {
 
     async fn fetch(&self, http: &reqwest::Client) -> Result<AdminToken, KcError> {
         self.refreshes.fetch_add(1, Ordering::Relaxed);
+        if let Some(m) = crate::telemetry::metrics::metrics() {
+            m.token_refreshes.inc();
+        }
         let started = Instant::now();
         let response = match &self.credentials {
             AdminCredentials::ClientCredentials { .. } => {

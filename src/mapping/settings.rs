@@ -15,6 +15,8 @@ pub const ATTR_PROFILE: &str = "kcscim.profile";
 pub const ATTR_TENANT_ID: &str = "kcscim.tenantId";
 /// Client attribute: path of the group SCIM groups are created under.
 pub const ATTR_GROUP_PARENT: &str = "kcscim.groupParent";
+/// Client attribute: when the mass-deprovision breaker tripped (RFC 3339).
+pub const ATTR_BREAKER_TRIPPED: &str = "kcscim.deprovisionBreakerTrippedAt";
 /// Client attribute: JSON array of [`StoredToken`].
 pub const ATTR_TOKENS: &str = "kcscim.tokens";
 
@@ -77,6 +79,9 @@ pub struct RealmScimSettings {
     pub tokens: Vec<StoredToken>,
     /// Path of the group SCIM groups live under (`None`: top level).
     pub group_parent: Option<String>,
+    /// When the mass-deprovision breaker tripped; disables and deletes are
+    /// refused while this is set.
+    pub breaker_tripped_at: Option<String>,
 }
 
 impl Default for RealmScimSettings {
@@ -87,6 +92,7 @@ impl Default for RealmScimSettings {
             tenant_id: None,
             tokens: Vec::new(),
             group_parent: None,
+            breaker_tripped_at: None,
         }
     }
 }
@@ -116,26 +122,37 @@ impl RealmScimSettings {
             .get(ATTR_GROUP_PARENT)
             .map(|p| p.trim().trim_end_matches('/').to_owned())
             .filter(|p| !p.is_empty());
+        let breaker_tripped_at = attrs
+            .get(ATTR_BREAKER_TRIPPED)
+            .filter(|t| !t.is_empty())
+            .cloned();
         Ok(Self {
             enabled,
             profile,
             tenant_id,
             tokens,
             group_parent,
+            breaker_tripped_at,
         })
     }
 
     /// Writes the settings into client attributes (other attributes kept).
+    /// An unset value is written as `""`: Keycloak's client update keeps
+    /// attributes the representation leaves out, so absence cannot clear one.
     pub fn write_attributes(&self, attrs: &mut BTreeMap<String, String>) {
         attrs.insert(ATTR_ENABLED.to_owned(), self.enabled.to_string());
         attrs.insert(ATTR_PROFILE.to_owned(), self.profile.as_str().to_owned());
         match &self.tenant_id {
             Some(t) => attrs.insert(ATTR_TENANT_ID.to_owned(), t.clone()),
-            None => attrs.remove(ATTR_TENANT_ID),
+            None => attrs.insert(ATTR_TENANT_ID.to_owned(), String::new()),
+        };
+        match &self.breaker_tripped_at {
+            Some(t) => attrs.insert(ATTR_BREAKER_TRIPPED.to_owned(), t.clone()),
+            None => attrs.insert(ATTR_BREAKER_TRIPPED.to_owned(), String::new()),
         };
         match &self.group_parent {
             Some(p) => attrs.insert(ATTR_GROUP_PARENT.to_owned(), p.clone()),
-            None => attrs.remove(ATTR_GROUP_PARENT),
+            None => attrs.insert(ATTR_GROUP_PARENT.to_owned(), String::new()),
         };
         let tokens = serde_json::to_string(&self.tokens).unwrap_or_else(|_| "[]".to_owned());
         attrs.insert(ATTR_TOKENS.to_owned(), tokens);
@@ -174,6 +191,7 @@ mod tests {
                 expires: None,
             }],
             group_parent: Some("/scim".to_owned()),
+            breaker_tripped_at: Some("2026-01-02T03:04:05Z".to_owned()),
         };
         let mut attrs = BTreeMap::new();
         attrs.insert("other".to_owned(), "kept".to_owned());

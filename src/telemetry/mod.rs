@@ -2,6 +2,8 @@
 //! JSON object per line on request. Logs go to stderr so that stdout stays for
 //! command output (a new token is the last line of stdout).
 
+pub mod metrics;
+
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;

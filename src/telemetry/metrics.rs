@@ -1,0 +1,149 @@
+//! Prometheus metrics: one registry for the process, with the families
+//! docs/operations.md describes. Labels carry only bounded values (realm
+//! names that resolved, resource kinds, methods, status codes, `scimType`s,
+//! failure reasons): never an id, a filter or a credential.
+
+use std::sync::OnceLock;
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
+};
+
+/// The metric families of the service.
+pub struct Metrics {
+    registry: Registry,
+    /// SCIM requests by realm, resource, method and status.
+    pub requests: IntCounterVec,
+    /// SCIM error responses by `scimType` (`none` when the error has none).
+    pub scim_errors: IntCounterVec,
+    /// Keycloak Admin API call latency, by method.
+    pub keycloak_latency: HistogramVec,
+    /// Keycloak calls that failed (transport error or 5xx), by kind.
+    pub keycloak_errors: IntCounterVec,
+    /// Refused credentials, by reason.
+    pub auth_failures: IntCounterVec,
+    /// Admin token requests.
+    pub token_refreshes: IntCounter,
+    /// Requests refused because a realm's in-flight limit was reached.
+    pub backpressure_rejections: IntCounterVec,
+    /// Disables / deletes refused by the mass-deprovision breaker, by realm.
+    pub breaker_refusals: IntCounterVec,
+    /// Times the mass-deprovision breaker tripped, by realm.
+    pub breaker_trips: IntCounterVec,
+}
+
+fn build() -> Result<Metrics, prometheus::Error> {
+    let registry = Registry::new_custom(Some("kcscim".to_owned()), None)?;
+    let requests = IntCounterVec::new(
+        Opts::new("http_requests_total", "SCIM requests"),
+        &["realm", "resource", "method", "status"],
+    )?;
+    let scim_errors = IntCounterVec::new(
+        Opts::new("scim_errors_total", "SCIM error responses by scimType"),
+        &["scim_type", "status"],
+    )?;
+    let keycloak_latency = HistogramVec::new(
+        HistogramOpts::new(
+            "keycloak_request_duration_seconds",
+            "Keycloak Admin API call latency",
+        )
+        .buckets(vec![
+            0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+        ]),
+        &["method"],
+    )?;
+    let keycloak_errors = IntCounterVec::new(
+        Opts::new("keycloak_errors_total", "Failed Keycloak Admin API calls"),
+        &["kind"],
+    )?;
+    let auth_failures = IntCounterVec::new(
+        Opts::new("auth_failures_total", "Refused bearer credentials"),
+        &["reason"],
+    )?;
+    let token_refreshes = IntCounter::new("admin_token_refreshes_total", "Admin token requests")?;
+    let backpressure_rejections = IntCounterVec::new(
+        Opts::new(
+            "backpressure_rejections_total",
+            "Requests answered 429 because the realm's in-flight limit was reached",
+        ),
+        &["realm"],
+    )?;
+    let breaker_refusals = IntCounterVec::new(
+        Opts::new(
+            "deprovision_breaker_refusals_total",
+            "Disables and deletes refused by the mass-deprovision breaker",
+        ),
+        &["realm"],
+    )?;
+    let breaker_trips = IntCounterVec::new(
+        Opts::new(
+            "deprovision_breaker_trips_total",
+            "Times the mass-deprovision breaker tripped",
+        ),
+        &["realm"],
+    )?;
+    registry.register(Box::new(requests.clone()))?;
+    registry.register(Box::new(scim_errors.clone()))?;
+    registry.register(Box::new(keycloak_latency.clone()))?;
+    registry.register(Box::new(keycloak_errors.clone()))?;
+    registry.register(Box::new(auth_failures.clone()))?;
+    registry.register(Box::new(token_refreshes.clone()))?;
+    registry.register(Box::new(backpressure_rejections.clone()))?;
+    registry.register(Box::new(breaker_refusals.clone()))?;
+    registry.register(Box::new(breaker_trips.clone()))?;
+    Ok(Metrics {
+        registry,
+        requests,
+        scim_errors,
+        keycloak_latency,
+        keycloak_errors,
+        auth_failures,
+        token_refreshes,
+        backpressure_rejections,
+        breaker_refusals,
+        breaker_trips,
+    })
+}
+
+/// The process's metrics, created on first use; `None` only if the
+/// definitions above were invalid (a programming error caught by tests).
+pub fn metrics() -> Option<&'static Metrics> {
+    static METRICS: OnceLock<Option<Metrics>> = OnceLock::new();
+    METRICS.get_or_init(|| build().ok()).as_ref()
+}
+
+/// The text exposition of every metric.
+#[must_use]
+pub fn render() -> String {
+    let Some(m) = metrics() else {
+        return String::new();
+    };
+    let mut out = Vec::new();
+    if TextEncoder::new()
+        .encode(&m.registry.gather(), &mut out)
+        .is_err()
+    {
+        return String::new();
+    }
+    String::from_utf8(out).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_family_registers_and_renders() {
+        let m = metrics().expect("metric definitions are valid");
+        m.requests
+            .with_label_values(&["r", "Users", "GET", "200"])
+            .inc();
+        m.token_refreshes.inc();
+        let text = render();
+        assert!(text.contains("kcscim_http_requests_total"), "{text}");
+        assert!(
+            text.contains("kcscim_admin_token_refreshes_total"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,217 @@
+//! Running it like production: `/metrics` counters that move with traffic,
+//! per-realm backpressure (429 with `Retry-After`), and the mass-deprovision
+//! breaker (503, persisted in Keycloak, reset by the CLI).
+
+mod common;
+
+use common::{
+    app_settings, assert_scim_error, fresh_realm, kc_env, kc_scim, start_server, TestApp,
+};
+use serde_json::json;
+
+/// The value of the sample of `family` whose labels include all of `labels`.
+fn sample(text: &str, family: &str, labels: &[&str]) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(family) && !l.starts_with('#'))
+        .filter(|l| labels.iter().all(|want| l.contains(want)))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+async fn metrics_text(address: &str) -> String {
+    reqwest::get(format!("{address}/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text")
+}
+
+async fn app_with(prefix: &str, extra: &[(&str, &str)]) -> TestApp {
+    let kc = common::admin();
+    let realm = fresh_realm(&kc, prefix).await;
+    let (_, token) = kc_scim::bootstrap::tokens::create_token(&kc, &realm, None)
+        .await
+        .expect("token");
+    let (address, directory) = start_server(&app_settings(extra)).await;
+    TestApp {
+        address,
+        realm,
+        token,
+        directory,
+        kc,
+        http: reqwest::Client::new(),
+    }
+}
+
+fn user_body(n: &str) -> serde_json::Value {
+    json!({"userName": format!("ops_{n}@contoso.com"), "active": true,
+           "emails": [{"primary": true, "type": "work", "value": format!("ops_{n}@contoso.com")}]})
+}
+
+#[tokio::test]
+async fn metrics_counters_move_with_traffic() {
+    let app = common::spawn_app("metrics").await;
+    let realm_label = format!("realm=\"{}\"", app.realm);
+    let before = metrics_text(&app.address).await;
+    for _ in 0..3 {
+        assert_eq!(app.get("/Users").await.status, 200);
+    }
+    let bad = app.get("/Users?filter=userName%20eq").await;
+    assert_eq!(bad.status, 400);
+    let unauthorized = app
+        .http
+        .get(app.scim("/Users"))
+        .bearer_auth("kcscim_wrong")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(unauthorized.status().as_u16(), 401);
+    let after = metrics_text(&app.address).await;
+
+    let ok = |t: &str| {
+        sample(
+            t,
+            "kcscim_http_requests_total",
+            &[
+                &realm_label,
+                "resource=\"Users\"",
+                "method=\"GET\"",
+                "status=\"200\"",
+            ],
+        )
+    };
+    assert_eq!(ok(&after) - ok(&before), 3.0, "{after}");
+    let invalid = |t: &str| {
+        sample(
+            t,
+            "kcscim_scim_errors_total",
+            &["scim_type=\"invalidFilter\""],
+        )
+    };
+    assert!(invalid(&after) > invalid(&before), "{after}");
+    let refused = |t: &str| sample(t, "kcscim_auth_failures_total", &[]);
+    assert!(refused(&after) > refused(&before), "{after}");
+    let kc_calls = |t: &str| sample(t, "kcscim_keycloak_request_duration_seconds_count", &[]);
+    assert!(kc_calls(&after) >= kc_calls(&before) + 3.0, "{after}");
+    assert!(after.contains("kcscim_admin_token_refreshes_total"));
+    // Unknown realms never become label values.
+    let _ = app
+        .http
+        .get(format!(
+            "{}/realms/no-such-realm-x/scim/v2/Users",
+            app.address
+        ))
+        .send()
+        .await;
+    assert!(!metrics_text(&app.address).await.contains("no-such-realm-x"));
+}
+
+#[tokio::test]
+async fn a_realm_over_its_in_flight_limit_gets_429_with_retry_after() {
+    let app = app_with(
+        "busy",
+        &[
+            ("KCSCIM_SCIM__MAX_IN_FLIGHT_PER_REALM", "1"),
+            ("KCSCIM_SCIM__QUEUE_WAIT_MS", "0"),
+        ],
+    )
+    .await;
+    assert_eq!(app.get("/Users").await.status, 200); // warm the realm cache
+    let replies = futures::future::join_all((0..24).map(|_| app.get("/Users"))).await;
+    let busy: Vec<_> = replies.iter().filter(|r| r.status == 429).collect();
+    assert!(
+        replies.iter().all(|r| r.status == 200 || r.status == 429),
+        "{:?}",
+        replies.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    assert!(!busy.is_empty(), "no request was refused at a limit of 1");
+    assert!(replies.iter().any(|r| r.status == 200));
+    for r in busy {
+        assert_scim_error(r, 429, None);
+        assert_eq!(r.header("retry-after"), Some("1"));
+    }
+    let text = metrics_text(&app.address).await;
+    assert!(
+        sample(
+            &text,
+            "kcscim_backpressure_rejections_total",
+            &[&format!("realm=\"{}\"", app.realm)]
+        ) >= 1.0,
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn mass_deprovision_trips_the_breaker_until_an_admin_resets_it() {
+    let app = app_with(
+        "breaker",
+        &[
+            ("KCSCIM_DEPROVISION__MIN_EVENTS", "3"),
+            ("KCSCIM_DEPROVISION__MAX_SHARE", "0.0"),
+        ],
+    )
+    .await;
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        let r = app.post("/Users", &user_body(&i.to_string())).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        ids.push(r.body["id"].as_str().expect("id").to_owned());
+    }
+    for id in &ids[..3] {
+        assert_eq!(app.delete(&format!("/Users/{id}")).await.status, 204);
+    }
+    let refused = app.delete(&format!("/Users/{}", ids[3])).await;
+    assert_scim_error(&refused, 503, None);
+    assert!(refused.header("retry-after").is_some());
+    assert!(app
+        .kc
+        .get_user(&app.realm, &ids[3])
+        .await
+        .expect("admin")
+        .is_some());
+    // A disable is a deprovision too.
+    let disable = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "Replace", "path": "active", "value": false}]});
+    assert_scim_error(
+        &app.patch(&format!("/Users/{}", ids[4]), &disable).await,
+        503,
+        None,
+    );
+    assert_eq!(
+        app.kc
+            .get_user(&app.realm, &ids[4])
+            .await
+            .expect("admin")
+            .expect("exists")
+            .enabled,
+        Some(true)
+    );
+    // Other writes still work.
+    assert_eq!(app.post("/Users", &user_body("after")).await.status, 201);
+
+    // The trip is stored in Keycloak, so the CLI (and every replica) sees it.
+    let status = kc_scim(&["breaker", "status", "--realm", &app.realm], &kc_env());
+    assert!(String::from_utf8_lossy(&status.stdout).starts_with("open since"));
+    let reset = kc_scim(&["breaker", "reset", "--realm", &app.realm], &kc_env());
+    assert!(
+        reset.status.success(),
+        "{}",
+        String::from_utf8_lossy(&reset.stderr)
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(2_100)).await; // settings cache TTL
+    assert_eq!(app.delete(&format!("/Users/{}", ids[3])).await.status, 204);
+    let text = metrics_text(&app.address).await;
+    let realm = format!("realm=\"{}\"", app.realm);
+    assert_eq!(
+        sample(&text, "kcscim_deprovision_breaker_trips_total", &[&realm]),
+        1.0
+    );
+    assert!(
+        sample(
+            &text,
+            "kcscim_deprovision_breaker_refusals_total",
+            &[&realm]
+        ) >= 2.0
+    );
+}
