@@ -1,0 +1,286 @@
+//! Fast handler tests: the HTTP layer (routing, authentication, content
+//! types, limits, query parsing, projection, error bodies) over the
+//! in-memory directory. No Keycloak here: the same behaviour against a real
+//! Keycloak is covered by tests/users.rs and tests/groups.rs.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::{test, web, App};
+use kc_scim::auth::{new_static_token, Authenticator, AuthenticatorOptions, JwksTiming};
+use kc_scim::directory::MemoryDirectory;
+use kc_scim::http::{self, AppState, Limits};
+use kc_scim::mapping::RealmScimSettings;
+use serde_json::{json, Value};
+
+const BASE: &str = "/realms/acme/scim/v2";
+
+fn state() -> (web::Data<AppState>, String) {
+    let (stored, secret) = new_static_token(chrono::Utc::now(), None);
+    let settings = RealmScimSettings {
+        tokens: vec![stored],
+        ..RealmScimSettings::default()
+    };
+    let auth = Authenticator::new(
+        &reqwest::Client::new(),
+        AuthenticatorOptions {
+            entra_jwks_url: "http://127.0.0.1:9/keys".to_owned(),
+            keycloak_url: "http://127.0.0.1:9".to_owned(),
+            public_url: "http://127.0.0.1:9".to_owned(),
+            clock_skew: Duration::from_secs(60),
+            jwks: JwksTiming {
+                min_refetch: Duration::from_secs(10),
+                max_age: Duration::from_secs(3600),
+            },
+        },
+    );
+    let data = web::Data::new(AppState {
+        directory: Arc::new(MemoryDirectory::new(&["acme"], &settings)),
+        auth: Arc::new(auth),
+        limits: Limits {
+            max_results: 50,
+            max_body_bytes: 4096,
+        },
+    });
+    (data, secret)
+}
+
+macro_rules! app {
+    ($data:expr) => {
+        test::init_service(App::new().configure(|cfg| http::configure(cfg, $data.clone()))).await
+    };
+}
+
+fn user(n: &str) -> Value {
+    json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": n, "active": true,
+           "emails": [{"value": format!("{n}@x.test"), "type": "work", "primary": true}]})
+}
+
+/// Sends a request; returns status, headers and the JSON body (`Null` if none).
+macro_rules! call {
+    ($app:expr, $req:expr $(,)?) => {{
+        let resp = test::call_service(&$app, $req.to_request()).await;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = test::read_body(resp).await;
+        (
+            status,
+            headers,
+            serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null),
+        )
+    }};
+}
+
+fn scim_error(status: u16, headers: &actix_web::http::header::HeaderMap, body: &Value, want: u16) {
+    assert_eq!(status, want, "{body}");
+    assert_eq!(body["status"], want.to_string(), "{body}");
+    assert_eq!(
+        body["schemas"][0],
+        "urn:ietf:params:scim:api:messages:2.0:Error"
+    );
+    assert_eq!(
+        headers.get("content-type").and_then(|v| v.to_str().ok()),
+        Some("application/scim+json")
+    );
+}
+
+#[actix_web::test]
+async fn user_lifecycle_over_http() {
+    let (data, token) = state();
+    let app = app!(data);
+    let auth = ("Authorization", format!("Bearer {token}"));
+    let (status, headers, created) = call!(
+        app,
+        test::TestRequest::post()
+            .uri(&format!("{BASE}/Users"))
+            .insert_header(auth.clone())
+            .insert_header(("Content-Type", "application/scim+json"))
+            .set_payload(user("alice").to_string()),
+    );
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().expect("id").to_owned();
+    assert!(headers.get("location").is_some());
+    assert!(headers.get("etag").is_some());
+
+    let (status, _, list) = call!(app, test::TestRequest::get()
+            .uri(&format!(
+                "{BASE}/Users?filter=userName%20eq%20%22ALICE%22&aadOptscim062020&attributes=userName"
+            ))
+            .insert_header(auth.clone()),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(list["totalResults"], 1);
+    let found = &list["Resources"][0];
+    assert_eq!(found["userName"], "alice");
+    assert!(found.get("emails").is_none(), "projection: {found}");
+    assert_eq!(found["id"], id.as_str(), "id is always returned");
+
+    let (status, _, search) = call!(
+        app,
+        test::TestRequest::post()
+            .uri(&format!("{BASE}/Users/.search"))
+            .insert_header(auth.clone())
+            .insert_header(("Content-Type", "application/json"))
+            .set_payload(
+                json!({"filter": "userName sw \"al\"", "startIndex": 0, "count": 5,
+                       "excludedAttributes": ["emails"]})
+                .to_string(),
+            ),
+    );
+    assert_eq!(status, 200, "{search}");
+    assert_eq!(search["startIndex"], 1, "startIndex < 1 is read as 1");
+    assert!(search["Resources"][0].get("emails").is_none());
+
+    let (status, _, patched) = call!(
+        app,
+        test::TestRequest::patch()
+            .uri(&format!("{BASE}/Users/{id}"))
+            .insert_header(auth.clone())
+            .insert_header(("Content-Type", "application/scim+json"))
+            .set_payload(
+                json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                       "Operations": [{"op": "Replace", "path": "active", "value": "False"}]})
+                .to_string(),
+            ),
+    );
+    assert_eq!(status, 200, "{patched}");
+    assert_eq!(patched["active"], false);
+
+    let (status, _, _) = call!(
+        app,
+        test::TestRequest::delete()
+            .uri(&format!("{BASE}/Users/{id}"))
+            .insert_header(auth.clone()),
+    );
+    assert_eq!(status, 204);
+    let (status, headers, body) = call!(
+        app,
+        test::TestRequest::get()
+            .uri(&format!("{BASE}/Users/{id}"))
+            .insert_header(auth),
+    );
+    scim_error(status, &headers, &body, 404);
+}
+
+#[actix_web::test]
+async fn every_refusal_is_a_scim_error_with_the_right_status() {
+    let (data, token) = state();
+    let app = app!(data);
+    let bearer = format!("Bearer {token}");
+    let cases: Vec<(test::TestRequest, u16, Option<&str>)> = vec![
+        (
+            test::TestRequest::get().uri(&format!("{BASE}/Users")),
+            401,
+            None,
+        ),
+        (
+            test::TestRequest::get()
+                .uri(&format!("{BASE}/Users"))
+                .insert_header(("Authorization", "Bearer kcscim_nope")),
+            401,
+            None,
+        ),
+        (
+            test::TestRequest::get()
+                .uri("/realms/other/scim/v2/Users")
+                .insert_header(("Authorization", bearer.clone())),
+            404,
+            None,
+        ),
+        (
+            test::TestRequest::post()
+                .uri(&format!("{BASE}/Users"))
+                .insert_header(("Authorization", bearer.clone()))
+                .insert_header(("Content-Type", "text/xml"))
+                .set_payload("<user/>"),
+            415,
+            None,
+        ),
+        (
+            test::TestRequest::post()
+                .uri(&format!("{BASE}/Users"))
+                .insert_header(("Authorization", bearer.clone()))
+                .insert_header(("Content-Type", "application/scim+json"))
+                .set_payload(format!("{{\"userName\":\"{}\"}}", "x".repeat(5000))),
+            413,
+            None,
+        ),
+        (
+            test::TestRequest::post()
+                .uri(&format!("{BASE}/Users"))
+                .insert_header(("Authorization", bearer.clone()))
+                .insert_header(("Content-Type", "application/scim+json"))
+                .set_payload("{\"userName\":"),
+            400,
+            Some("invalidSyntax"),
+        ),
+        (
+            test::TestRequest::get()
+                .uri(&format!("{BASE}/Users?filter=userName%20xx%20%22a%22"))
+                .insert_header(("Authorization", bearer.clone())),
+            400,
+            Some("invalidFilter"),
+        ),
+        (
+            test::TestRequest::get()
+                .uri(&format!("{BASE}/Users?sortOrder=sideways"))
+                .insert_header(("Authorization", bearer.clone())),
+            400,
+            Some("invalidValue"),
+        ),
+        (
+            test::TestRequest::get()
+                .uri(&format!("{BASE}/Nothing"))
+                .insert_header(("Authorization", bearer.clone())),
+            404,
+            None,
+        ),
+        (test::TestRequest::get().uri("/elsewhere"), 404, None),
+    ];
+    for (req, want, scim_type) in cases {
+        let (status, headers, body) = call!(app, req);
+        scim_error(status, &headers, &body, want);
+        if let Some(t) = scim_type {
+            assert_eq!(body["scimType"], t, "{body}");
+        }
+    }
+}
+
+#[actix_web::test]
+async fn groups_over_http_honour_excluded_members() {
+    let (data, token) = state();
+    let app = app!(data);
+    let auth = ("Authorization", format!("Bearer {token}"));
+    let (status, _, group) = call!(
+        app,
+        test::TestRequest::post()
+            .uri(&format!("{BASE}/Groups"))
+            .insert_header(auth.clone())
+            .insert_header(("Content-Type", "application/scim+json"))
+            .set_payload(
+                json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                       "displayName": "Team", "members": [{"value": "u1"}]})
+                .to_string(),
+            ),
+    );
+    assert_eq!(status, 201, "{group}");
+    let (status, _, list) = call!(
+        app,
+        test::TestRequest::get()
+            .uri(&format!(
+                "{BASE}/Groups?excludedAttributes=members&filter=displayName%20eq%20%22Team%22"
+            ))
+            .insert_header(auth.clone()),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(list["totalResults"], 1);
+    assert!(list["Resources"][0].get("members").is_none(), "{list}");
+    let (status, _, types) = call!(
+        app,
+        test::TestRequest::get()
+            .uri(&format!("{BASE}/ResourceTypes"))
+            .insert_header(auth),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(types["totalResults"], 2);
+}
