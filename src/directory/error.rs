@@ -48,6 +48,9 @@ pub enum DirectoryError {
         /// When it tripped.
         since: String,
     },
+    /// The service's own Keycloak account lacks a role: an operator must act.
+    #[error("{0}")]
+    Misconfigured(String),
     /// Keycloak answered in a way we cannot map to a client error.
     #[error("identity backend error: {0}")]
     Backend(String),
@@ -80,7 +83,11 @@ impl DirectoryError {
                 detail: "Keycloak is unavailable; retry later".to_owned(),
                 retry_after: 5,
             },
-            KcError::AdminAuth(_) | KcError::Forbidden(_) => Self::Unavailable {
+            KcError::Forbidden(call) => Self::Misconfigured(format!(
+                "Keycloak denied the SCIM service's own account access to {call}: the account \
+                 lacks a realm-management role (docs/security.md lists the run-time roles)"
+            )),
+            KcError::AdminAuth(_) => Self::Unavailable {
                 detail: "the SCIM service cannot authenticate to Keycloak; retry later".to_owned(),
                 retry_after: 30,
             },

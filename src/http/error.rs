@@ -90,6 +90,16 @@ impl From<DirectoryError> for ApiError {
             e @ DirectoryError::BreakerOpen { .. } => {
                 (ScimError::unavailable(e.to_string()), Some(3_600))
             }
+            DirectoryError::Misconfigured(cause) => {
+                tracing::error!(%cause, "the service's Keycloak account lacks a role");
+                (
+                    ScimError::internal(
+                        "the SCIM service's Keycloak account lacks a role for this operation; \
+                         an administrator must grant it (see the service log)",
+                    ),
+                    None,
+                )
+            }
             DirectoryError::Backend(cause) => {
                 tracing::error!(%cause, "backend error");
                 (
