@@ -4,17 +4,15 @@
 
 mod common;
 
-use common::{
-    app_settings, assert_scim_error, fresh_realm, kc_env, kc_scim, start_server, TestApp,
-};
+use common::{assert_scim_error, kc_env, kc_scim, spawn_app_with};
 use serde_json::json;
 
 /// The value of the sample of `family` whose labels include all of `labels`.
-fn sample(text: &str, family: &str, labels: &[&str]) -> f64 {
+fn sample(text: &str, family: &str, labels: &[&str]) -> u64 {
     text.lines()
         .filter(|l| l.starts_with(family) && !l.starts_with('#'))
         .filter(|l| labels.iter().all(|want| l.contains(want)))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
         .sum()
 }
 
@@ -25,23 +23,6 @@ async fn metrics_text(address: &str) -> String {
         .text()
         .await
         .expect("text")
-}
-
-async fn app_with(prefix: &str, extra: &[(&str, &str)]) -> TestApp {
-    let kc = common::admin();
-    let realm = fresh_realm(&kc, prefix).await;
-    let (_, token) = kc_scim::bootstrap::tokens::create_token(&kc, &realm, None)
-        .await
-        .expect("token");
-    let (address, directory) = start_server(&app_settings(extra)).await;
-    TestApp {
-        address,
-        realm,
-        token,
-        directory,
-        kc,
-        http: reqwest::Client::new(),
-    }
 }
 
 fn user_body(n: &str) -> serde_json::Value {
@@ -81,7 +62,7 @@ async fn metrics_counters_move_with_traffic() {
             ],
         )
     };
-    assert_eq!(ok(&after) - ok(&before), 3.0, "{after}");
+    assert_eq!(ok(&after) - ok(&before), 3, "{after}");
     let invalid = |t: &str| {
         sample(
             t,
@@ -93,7 +74,7 @@ async fn metrics_counters_move_with_traffic() {
     let refused = |t: &str| sample(t, "kcscim_auth_failures_total", &[]);
     assert!(refused(&after) > refused(&before), "{after}");
     let kc_calls = |t: &str| sample(t, "kcscim_keycloak_request_duration_seconds_count", &[]);
-    assert!(kc_calls(&after) >= kc_calls(&before) + 3.0, "{after}");
+    assert!(kc_calls(&after) >= kc_calls(&before) + 3, "{after}");
     assert!(after.contains("kcscim_admin_token_refreshes_total"));
     // Unknown realms never become label values.
     let _ = app
@@ -109,7 +90,7 @@ async fn metrics_counters_move_with_traffic() {
 
 #[tokio::test]
 async fn a_realm_over_its_in_flight_limit_gets_429_with_retry_after() {
-    let app = app_with(
+    let app = spawn_app_with(
         "busy",
         &[
             ("KCSCIM_SCIM__MAX_IN_FLIGHT_PER_REALM", "1"),
@@ -137,14 +118,14 @@ async fn a_realm_over_its_in_flight_limit_gets_429_with_retry_after() {
             &text,
             "kcscim_backpressure_rejections_total",
             &[&format!("realm=\"{}\"", app.realm)]
-        ) >= 1.0,
+        ) >= 1,
         "{text}"
     );
 }
 
 #[tokio::test]
 async fn mass_deprovision_trips_the_breaker_until_an_admin_resets_it() {
-    let app = app_with(
+    let app = spawn_app_with(
         "breaker",
         &[
             ("KCSCIM_DEPROVISION__MIN_EVENTS", "3"),
@@ -205,13 +186,13 @@ async fn mass_deprovision_trips_the_breaker_until_an_admin_resets_it() {
     let realm = format!("realm=\"{}\"", app.realm);
     assert_eq!(
         sample(&text, "kcscim_deprovision_breaker_trips_total", &[&realm]),
-        1.0
+        1
     );
     assert!(
         sample(
             &text,
             "kcscim_deprovision_breaker_refusals_total",
             &[&realm]
-        ) >= 2.0
+        ) >= 2
     );
 }

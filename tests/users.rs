@@ -8,6 +8,9 @@
 
 mod common;
 
+/// Call budgets are measured with warm caches that outlive the test.
+const LONG_CACHE: &[(&str, &str)] = &[("KCSCIM_SCIM__CACHE_TTL_SECS", "300")];
+
 use common::{assert_scim_error, spawn_app, Reply, TestApp};
 use kc_scim::mapping::SCIM_CLIENT_ID;
 use serde_json::{json, Value};
@@ -531,7 +534,7 @@ async fn if_match_is_honoured_on_put_patch_and_delete() {
 
 #[tokio::test]
 async fn keycloak_call_budget_per_operation() {
-    let app = spawn_app("budget").await;
+    let app = common::spawn_app_with("budget", LONG_CACHE).await;
     // Warm the per-realm caches (settings, mappers, protected accounts).
     let warm = id(&create(&app, "warm").await);
     app.delete(&format!("/Users/{warm}")).await;

@@ -11,10 +11,10 @@ use serde_json::Value;
 
 use super::{ApiError, AppState, SCIM_JSON};
 use crate::auth::{self, AuthError, Credential};
-use crate::directory::{ListRequest, RealmView};
+use crate::directory::{ListPage, ListRequest, RealmView};
 use crate::scim::projection::{parse_attribute_list, project};
 use crate::scim::schema::ResourceSchema;
-use crate::scim::{parse_attr_path, parse_filter, AttrPath, ScimError};
+use crate::scim::{parse_attr_path, parse_filter, AttrPath, ListResponse, ScimError};
 
 /// Marks a request whose realm resolved (bounded metric label values).
 #[derive(Clone)]
@@ -348,4 +348,72 @@ pub fn scim_response(status: StatusCode, body: &Value) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header((header::CONTENT_TYPE, SCIM_JSON))
         .body(body.to_string())
+}
+
+/// A list page as a SCIM `ListResponse`, each resource projected.
+#[must_use]
+pub fn list_response(
+    page: &ListPage,
+    params: &ListParams,
+    schema: &ResourceSchema,
+) -> HttpResponse {
+    let resources = page
+        .resources
+        .iter()
+        .map(|r| params.projection.apply(r, schema))
+        .collect();
+    let list = ListResponse::new(resources, page.total, params.request.start_index);
+    scim_response(StatusCode::OK, &list.to_value())
+}
+
+/// A written (or read) resource, projected by the request's `attributes` /
+/// `excludedAttributes`, with its `ETag` (and `Location` on 201).
+pub fn resource_reply(
+    req: &HttpRequest,
+    status: StatusCode,
+    resource: &Value,
+    schema: &ResourceSchema,
+) -> Result<HttpResponse, ApiError> {
+    let body = Projection::from_query(req)?.apply(resource, schema);
+    Ok(resource_response(status, resource, &body))
+}
+
+/// A PUT body may repeat the resource's `id`, but not change it.
+pub fn check_put_id(raw: &Value, id: &str) -> Result<(), ApiError> {
+    match raw.get("id").and_then(Value::as_str) {
+        Some(sent) if sent != id => Err(ScimError::mutability(format!(
+            "id is readOnly: the body says {sent:?}, the URL {id:?}"
+        ))
+        .into()),
+        _ => Ok(()),
+    }
+}
+
+/// One structured audit event per SCIM write (never a secret). `id` is the
+/// resource's id, or the created resource's when `None`.
+pub fn audit<E: std::fmt::Display>(
+    scope: &Scope,
+    operation: &str,
+    id: Option<&str>,
+    outcome: &Result<Value, E>,
+) {
+    let created = outcome
+        .as_ref()
+        .ok()
+        .and_then(|v| v.get("id"))
+        .and_then(Value::as_str);
+    let result = match outcome {
+        Ok(_) => "success".to_owned(),
+        Err(e) => format!("failure: {e}"),
+    };
+    tracing::info!(
+        target: "audit",
+        realm = %scope.realm,
+        operation,
+        resource_id = id.or(created).unwrap_or("-"),
+        outcome = %result,
+        credential_kind = scope.credential.kind(),
+        credential_id = scope.credential.id(),
+        "scim write"
+    );
 }

@@ -117,12 +117,17 @@ pub async fn start_server(
 
 /// A fresh realm, a token for it, and a server.
 pub async fn spawn_app(prefix: &str) -> TestApp {
+    spawn_app_with(prefix, &[]).await
+}
+
+/// As [`spawn_app`], with extra `KCSCIM_*` settings for the server.
+pub async fn spawn_app_with(prefix: &str, extra: &[(&str, &str)]) -> TestApp {
     let kc = admin();
     let realm = fresh_realm(&kc, prefix).await;
     let (_, token) = kc_scim::bootstrap::tokens::create_token(&kc, &realm, None)
         .await
         .expect("token");
-    let (address, directory) = start_server(&app_settings(&[])).await;
+    let (address, directory) = start_server(&app_settings(extra)).await;
     TestApp {
         address,
         realm,
@@ -223,4 +228,197 @@ pub fn assert_scim_error(reply: &Reply, status: u16, scim_type: Option<&str>) {
         Some("application/scim+json"),
         "content type of an error"
     );
+}
+
+/// `kc-scim serve` as a child process on an OS-chosen port, with its JSON log
+/// collected; killed when dropped.
+pub struct ServeProcess {
+    pub child: std::process::Child,
+    pub port: u16,
+    pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl ServeProcess {
+    /// Starts the binary with exactly `env` as its KCSCIM_* environment (plus
+    /// port 0 and JSON logs) and reads the port from its start-up log line.
+    pub fn start(env: &[(String, String)]) -> Self {
+        use std::io::BufRead as _;
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kc-scim"));
+        for (key, _) in std::env::vars() {
+            if key.starts_with("KCSCIM_") || key == "RUST_LOG" {
+                cmd.env_remove(key);
+            }
+        }
+        let mut child = cmd
+            .arg("serve")
+            .env("KCSCIM_HTTP__BIND", "127.0.0.1:0")
+            .env("KCSCIM_LOG__FORMAT", "json")
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("kc-scim serve starts");
+        let stderr = child.stderr.take().expect("stderr piped");
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (port_tx, port_rx) = std::sync::mpsc::channel();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) {
+                    let port = event
+                        .get("port")
+                        .or_else(|| event.pointer("/fields/port"))
+                        .and_then(serde_json::Value::as_u64);
+                    if let Some(port) = port {
+                        let _ = port_tx.send(port);
+                    }
+                }
+                sink.lock().expect("log lock").push(line);
+            }
+        });
+        let Ok(port) = port_rx.recv_timeout(std::time::Duration::from_secs(60)) else {
+            let _ = child.kill();
+            panic!(
+                "kc-scim serve logged no port within 60 s:\n{}",
+                log.lock().expect("log lock").join("\n")
+            );
+        };
+        let port = u16::try_from(port).expect("a port");
+        Self { child, port, log }
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn address(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The collected log.
+    pub fn log(&self) -> String {
+        self.log.lock().expect("log lock").join("\n")
+    }
+
+    /// Resident set size in KiB, from /proc (Linux).
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("/proc/<pid>/status readable");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS in /proc/<pid>/status")
+    }
+
+    /// Whether the process is still running.
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        if self.running() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// A TCP proxy on 127.0.0.1 in front of `upstream` (`host:port`) that can
+/// slow or stall the traffic, both directions, chunk by chunk — also on
+/// connections opened before the change.
+pub mod slow_proxy {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+
+    /// The mode value that holds every chunk (nothing passes either way).
+    pub const HOLD: u64 = u64::MAX;
+    /// Bound on how long a chunk is held before the connection is dropped.
+    const MAX_HOLD: Duration = Duration::from_secs(120);
+
+    /// The proxy's control: 0 = pass, [`HOLD`] = stall, else a delay in ms
+    /// before each chunk is forwarded.
+    #[derive(Clone)]
+    pub struct Control(Arc<AtomicU64>);
+
+    impl Control {
+        pub fn pass(&self) {
+            self.0.store(0, Ordering::SeqCst);
+        }
+        pub fn delay(&self, per_chunk: Duration) {
+            let ms = u64::try_from(per_chunk.as_millis()).unwrap_or(HOLD - 1);
+            self.0.store(ms.min(HOLD - 1), Ordering::SeqCst);
+        }
+        pub fn hold(&self) {
+            self.0.store(HOLD, Ordering::SeqCst);
+        }
+        fn get(&self) -> u64 {
+            self.0.load(Ordering::SeqCst)
+        }
+    }
+
+    /// Starts the proxy; returns its `http://` base URL and its control.
+    pub async fn start(upstream: String) -> (String, Control) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("proxy binds");
+        let address = format!("http://{}", listener.local_addr().expect("address"));
+        let control = Control(Arc::new(AtomicU64::new(0)));
+        let ctl = control.clone();
+        tokio::spawn(async move {
+            while let Ok((inbound, _)) = listener.accept().await {
+                let upstream = upstream.clone();
+                let ctl = ctl.clone();
+                tokio::spawn(async move {
+                    let Ok(outbound) = TcpStream::connect(&upstream).await else {
+                        return;
+                    };
+                    let _ = inbound.set_nodelay(true);
+                    let _ = outbound.set_nodelay(true);
+                    let (ri, wi) = inbound.into_split();
+                    let (ro, wo) = outbound.into_split();
+                    tokio::select! {
+                        () = pump(ri, wo, ctl.clone()) => {}
+                        () = pump(ro, wi, ctl) => {}
+                    }
+                });
+            }
+        });
+        (address, control)
+    }
+
+    /// Copies chunks from `from` to `to`, delaying each as the mode says; a
+    /// held chunk is dropped with the connection once the hold ends.
+    async fn pump<R, W>(mut from: R, mut to: W, ctl: Control)
+    where
+        R: AsyncReadExt + Unpin,
+        W: AsyncWriteExt + Unpin,
+    {
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            let n = match from.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            match ctl.get() {
+                0 => {}
+                HOLD => {
+                    let held = tokio::time::Instant::now();
+                    while ctl.get() == HOLD && held.elapsed() < MAX_HOLD {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                    return;
+                }
+                ms => tokio::time::sleep(Duration::from_millis(ms)).await,
+            }
+            if to.write_all(&buf[..n]).await.is_err() {
+                return;
+            }
+        }
+    }
 }
