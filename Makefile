@@ -8,7 +8,8 @@ DEMO_REALM ?= demo
 BIND ?= 127.0.0.1:8090
 export KC_PORT
 
-.PHONY: all build run test test-unit lint fmt fuzz keycloak-start keycloak-stop clean tools check-compose
+.PHONY: all build run test test-unit lint fmt fuzz keycloak-start keycloak-stop clean tools check-compose \
+	bench bench-quick bench-users-2000
 
 all: lint check-compose test
 
@@ -46,6 +47,18 @@ fmt:
 ## One million cases of each parser / PATCH property test.
 fuzz:
 	PROPTEST_CASES=$${PROPTEST_CASES:-1000000} $(CARGO) test --release --lib scim::proptests -- --nocapture
+
+## kc-scim vs Keycloak's SCIM API vs the raw Admin API on one Keycloak (docs/benchmarks.md).
+bench:
+	./scripts/bench.sh full
+
+## The same, reduced: 1,000 seeded users, concurrency 1 and 8, a few minutes.
+bench-quick:
+	./scripts/bench.sh quick
+
+## /Users pages and filtered lookups on a realm of 2,000 users, with checks.
+bench-users-2000:
+	./scripts/bench.sh users2000
 
 keycloak-start:
 	KC_DB=dev-file ./keycloak/start.sh

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# Benchmarks kc-scim against Keycloak's own SCIM API and the raw Admin API on
+# one Keycloak, in one run (docs/benchmarks.md).
+#
+#   scripts/bench.sh full        # make bench: 10,000 seeded users, concurrency 1, 8, 32
+#   scripts/bench.sh quick       # make bench-quick: 1,000 users, concurrency 1 and 8
+#   scripts/bench.sh users2000   # make bench-users-2000: /Users pages and filters, 2,000 users
+#
+# Starts its own dev-mem Keycloak with --features=scim-api on free loopback
+# ports (never the one of the tests), builds the release binaries, bootstraps
+# the realms, seeds users with partial imports, starts `kc-scim serve`, runs
+# the driver (src/bin/kc-scim-bench.rs) and stops everything it started.
+# Results: target/bench/<mode>-<time>.md. Counts can be overridden with
+# BENCH_SYNC, BENCH_GROUPS, BENCH_LIST, BENCH_SEED, BENCH_CONCURRENCY, and the
+# time bound of one phase with BENCH_PHASE_SECS (default 60).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+mode=${1:-quick}
+case "$mode" in
+  full) seed=${BENCH_SEED:-10000}; sync=${BENCH_SYNC:-200}; groups=${BENCH_GROUPS:-200}
+        list=${BENCH_LIST:-150}; conc=${BENCH_CONCURRENCY:-1,8,32} ;;
+  quick) seed=${BENCH_SEED:-1000}; sync=${BENCH_SYNC:-60}; groups=${BENCH_GROUPS:-60}
+         list=${BENCH_LIST:-60}; conc=${BENCH_CONCURRENCY:-1,8} ;;
+  users2000) seed=${BENCH_SEED:-2000} ;;
+  *) echo "usage: $0 full|quick|users2000" >&2; exit 2 ;;
+esac
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+export KC_PORT=${BENCH_KC_PORT:-$(free_port)}
+export KC_MGMT_PORT=${BENCH_KC_MGMT_PORT:-$(free_port)}
+export KC_DB=dev-mem KC_FEATURES=scim-api
+export KC_ADMIN_USER=${KC_ADMIN_USER:-admin} KC_ADMIN_PASSWORD=${KC_ADMIN_PASSWORD:-admin}
+kc_url="http://127.0.0.1:$KC_PORT"
+scim_port=$(free_port)
+out_dir="$root/target/bench"
+mkdir -p "$out_dir"
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+report="$out_dir/$mode-$stamp.md"
+log="$out_dir/kc-scim-$stamp.log"
+
+sidecar=""
+cleanup() {
+  if [ -n "$sidecar" ] && kill -0 "$sidecar" 2>/dev/null; then
+    kill -TERM "$sidecar" 2>/dev/null || true
+    wait "$sidecar" 2>/dev/null || true
+  fi
+  [ -n "${BENCH_KEEP_KEYCLOAK:-}" ] || ./keycloak/stop.sh || true
+}
+trap cleanup EXIT
+
+t0=$(date +%s)
+./keycloak/fetch.sh >/dev/null
+./keycloak/start.sh >/dev/null &
+starter=$!
+cargo build --release --features bench --bins
+wait "$starter"
+echo "Keycloak ready at $kc_url; release build done after $(($(date +%s) - t0))s" >&2
+
+# The steady workload disables hundreds of users within minutes, which is what
+# the mass-deprovision breaker exists to refuse: keep it armed (its cost is
+# measured) but with a threshold the bench cannot reach.
+export KCSCIM_KEYCLOAK__URL="$kc_url" KCSCIM_KEYCLOAK__USERNAME="$KC_ADMIN_USER" \
+  KCSCIM_KEYCLOAK__PASSWORD="$KC_ADMIN_PASSWORD" KCSCIM_LOG__FORMAT=json \
+  KCSCIM_DEPROVISION__MIN_EVENTS=1000000
+bin=target/release/kc-scim
+driver=target/release/kc-scim-bench
+
+start_sidecar() {
+  KCSCIM_HTTP__BIND="127.0.0.1:$scim_port" KCSCIM_REALMS="$1" "$bin" serve >"$log" 2>&1 &
+  sidecar=$!
+  for _ in $(seq 1 60); do
+    curl -fsS "http://127.0.0.1:$scim_port/healthz" >/dev/null 2>&1 && return 0
+    kill -0 "$sidecar" 2>/dev/null || { tail -n 20 "$log" >&2; exit 1; }
+    sleep 1
+  done
+  echo "kc-scim did not answer /healthz" >&2
+  exit 1
+}
+
+describe() {
+  {
+    echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)," \
+      "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)"
+    echo "Keycloak: $(cat keycloak/VERSION 2>/dev/null) (KC_VERSION=${KC_VERSION:-default}), dev-mem, --features=scim-api"
+    java_home=$(. keycloak/env.sh && kc_pick_java)
+    echo "JDK: $("${java_home:+$java_home/bin/}java" -version 2>&1 | head -n1)"
+    echo "kc-scim: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Cargo.toml || echo '+uncommitted'), release build"
+    echo "Command: scripts/bench.sh $mode (seed=$seed${sync:+ sync=$sync groups=$groups list=$list conc=$conc})"
+    echo
+  } >"$report"
+}
+
+if [ "$mode" = users2000 ]; then
+  realm=bench-u2000
+  "$bin" bootstrap --realm "$realm" --template passwordless >/dev/null
+  token=$("$bin" token create --realm "$realm" | tail -n1)
+  "$driver" seed --kc-url "$kc_url" --realm "$realm" --users "$seed"
+  start_sidecar "$realm"
+  describe
+  status=0
+  "$driver" users2000 --scim-url "http://127.0.0.1:$scim_port" --realm "$realm" --token "$token" \
+    --seeded "$seed" --out "$report.part" || status=$?
+  cat "$report.part" >>"$report" && rm -f "$report.part"
+  echo "report: $report ($(($(date +%s) - t0))s in all)" >&2
+  exit "$status"
+fi
+
+# a: kc-scim's realm (also used by c); b: Keycloak's SCIM API, same template
+# and data, SCIM of kc-scim switched off there.
+"$bin" bootstrap --realm bench-a --template passwordless >/dev/null
+"$bin" bootstrap --realm bench-b --template passwordless >/dev/null
+"$bin" realm set --realm bench-b --enabled false >/dev/null
+"$driver" setup-native --kc-url "$kc_url" --realm bench-b
+token=$("$bin" token create --realm bench-a | tail -n1)
+"$driver" seed --kc-url "$kc_url" --realm bench-a --users "$seed"
+"$driver" seed --kc-url "$kc_url" --realm bench-b --users "$seed"
+start_sidecar bench-a
+describe
+status=0
+"$driver" run --kc-url "$kc_url" --scim-url "http://127.0.0.1:$scim_port" \
+  --realm-a bench-a --realm-b bench-b --token-a "$token" --sidecar-pid "$sidecar" \
+  --seeded "$seed" --sync "$sync" --groups "$groups" --list "$list" --concurrency "$conc" \
+  --phase-secs "${BENCH_PHASE_SECS:-60}" \
+  --out "$report.part" || status=$?
+cat "$report.part" >>"$report" && rm -f "$report.part"
+echo "report: $report ($(($(date +%s) - t0))s in all)" >&2
+exit "$status"
