@@ -6,7 +6,6 @@ CARGO ?= cargo
 KC_PORT ?= 8080
 DEMO_REALM ?= demo
 BIND ?= 127.0.0.1:8090
-export KC_PORT
 
 .PHONY: all build run test test-unit lint fmt fuzz keycloak-start keycloak-stop clean tools check-compose \
 	bench bench-quick bench-users-2000
@@ -18,7 +17,7 @@ build:
 
 ## Keycloak (dev mode, embedded H2 file database) + bootstrapped demo realm + kc-scim serve.
 run:
-	./scripts/run-demo.sh
+	KC_PORT=$(KC_PORT) ./scripts/run-demo.sh
 
 ## Every test: unit, property, and integration tests against one real Keycloak.
 test: tools

@@ -15,9 +15,13 @@ if [ -n "${KC_TEST_URL:-}" ]; then
   exec "$@"
 fi
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-export KC_PORT=${KC_PORT:-$(free_port)}
-export KC_MGMT_PORT=${KC_MGMT_PORT:-$(free_port)}
+# A free port unless KC_TEST_PORT names one (KC_PORT is make run's).
+export KC_PORT=${KC_TEST_PORT:-$(free_port)}
+export KC_MGMT_PORT=$(free_port)
 export KC_ADMIN_USER=$KC_TEST_ADMIN_USER KC_ADMIN_PASSWORD=$KC_TEST_ADMIN_PASSWORD
+unset KC_RUN_DIR
+# shellcheck source=keycloak/env.sh
+. "$here/env.sh"
 "$here/fetch.sh" >/dev/null
 cleanup() { "$here/stop.sh" || true; }
 trap cleanup EXIT
