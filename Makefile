@@ -7,7 +7,7 @@ KC_PORT ?= 8080
 DEMO_REALM ?= demo
 BIND ?= 127.0.0.1:8090
 
-.PHONY: all build run test test-unit lint fmt fuzz keycloak-start keycloak-stop clean tools check-compose \
+.PHONY: all build run test test-unit lint fmt fuzz fuzz-ci reliability keycloak-start keycloak-stop clean tools check-compose \
 	bench bench-quick bench-users-2000
 
 all: lint check-compose test
@@ -46,6 +46,17 @@ fmt:
 ## One million cases of each parser / PATCH property test.
 fuzz:
 	PROPTEST_CASES=$${PROPTEST_CASES:-1000000} $(CARGO) test --release --lib scim::proptests -- --nocapture
+
+## The parser / PATCH property tests with 20,000 cases each, bounded in time (CI).
+fuzz-ci:
+	PROPTEST_CASES=$${PROPTEST_CASES:-20000} timeout --signal=KILL $${FUZZ_CI_TIMEOUT:-900} \
+		$(CARGO) test --lib scim::proptests
+
+## The long reliability tests: Keycloak killed under load and restarted on its
+## database. They start their own Keycloak (keycloak/start.sh, free ports).
+reliability:
+	timeout --signal=KILL $${RELIABILITY_TIMEOUT:-1800} \
+		$(CARGO) test --features long-tests --test reliability_long -- --nocapture
 
 ## kc-scim vs Keycloak's SCIM API vs the raw Admin API on one Keycloak (docs/benchmarks.md).
 bench:
