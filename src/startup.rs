@@ -48,6 +48,12 @@ impl Application {
                 max_scan: settings.scim.max_scan,
                 max_in_flight_per_realm: settings.scim.max_in_flight_per_realm,
                 queue_wait: Duration::from_millis(settings.scim.queue_wait_ms),
+                write_wait: Duration::from_millis(
+                    settings
+                        .scim
+                        .queue_wait_ms
+                        .saturating_add(settings.keycloak.timeout_ms.saturating_mul(2)),
+                ),
                 deprovision: settings.deprovision.clone(),
             },
         ));

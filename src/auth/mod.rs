@@ -76,6 +76,9 @@ impl Credential {
 /// Why a request was not authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
+    /// More than one `Authorization` header: which one counts is ambiguous.
+    #[error("the request has more than one Authorization header")]
+    Ambiguous,
     /// No `Authorization` header.
     #[error("the request has no Authorization header")]
     Missing,
@@ -132,6 +135,7 @@ impl AuthError {
     pub fn reason(self) -> &'static str {
         match self {
             Self::Missing => "missing",
+            Self::Ambiguous => "ambiguous",
             Self::WrongScheme => "wrong_scheme",
             Self::UnknownToken => "unknown_token",
             Self::Expired => "expired",

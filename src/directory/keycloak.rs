@@ -41,6 +41,9 @@ pub struct KcDirectoryOptions {
     pub max_in_flight_per_realm: usize,
     /// How long an operation waits for a slot before `Busy`.
     pub queue_wait: Duration,
+    /// How long a write waits for an earlier write to the same resource
+    /// (a queue wait plus the two Keycloak calls of the write ahead of it).
+    pub write_wait: Duration,
     /// The mass-deprovision breaker.
     pub deprovision: DeprovisionSettings,
 }
@@ -75,6 +78,8 @@ type Entry<T> = (Instant, Result<Arc<T>, String>);
 struct Cache<T> {
     entries: RwLock<HashMap<String, Entry<T>>>,
     loading: Mutex<()>,
+    /// When a load last failed because Keycloak was unavailable.
+    failed: std::sync::Mutex<HashMap<String, Instant>>,
 }
 
 impl<T> Default for Cache<T> {
@@ -82,9 +87,15 @@ impl<T> Default for Cache<T> {
         Self {
             entries: RwLock::new(HashMap::new()),
             loading: Mutex::new(()),
+            failed: std::sync::Mutex::new(HashMap::new()),
         }
     }
 }
+
+/// After a load failed because Keycloak was unavailable, requests within
+/// this time get the same answer at once instead of each waiting for their
+/// own timeout in turn behind the single-flight lock.
+const FAILURE_MEMO: Duration = Duration::from_secs(1);
 
 /// How long "realm not found" is remembered (a new realm shows up quickly).
 const NEGATIVE_TTL: Duration = Duration::from_secs(2);
@@ -110,19 +121,44 @@ impl<T> Cache<T> {
         if let Some(hit) = self.cached(key, ttl).await {
             return hit.map_err(DirectoryError::NotFound);
         }
+        let asked = Instant::now();
+        self.check_recent_failure(key, asked)?;
         let _single_flight = self.loading.lock().await;
         if let Some(hit) = self.cached(key, ttl).await {
             return hit.map_err(DirectoryError::NotFound);
         }
-        let loaded = match load().await? {
-            Some(v) => Ok(Arc::new(v)),
-            None => Err(format!("realm {key} has no SCIM endpoint")),
+        self.check_recent_failure(key, asked)?;
+        let loaded = match load().await {
+            Ok(Some(v)) => Ok(Arc::new(v)),
+            Ok(None) => Err(format!("realm {key} has no SCIM endpoint")),
+            Err(e) => {
+                if matches!(e, DirectoryError::Unavailable { .. }) {
+                    if let Ok(mut failed) = self.failed.lock() {
+                        failed.insert(key.to_owned(), Instant::now());
+                    }
+                }
+                return Err(e);
+            }
         };
         self.entries
             .write()
             .await
             .insert(key.to_owned(), (Instant::now(), loaded.clone()));
         loaded.map_err(DirectoryError::NotFound)
+    }
+
+    /// `Unavailable` when a load failed since `asked`, or very recently.
+    fn check_recent_failure(&self, key: &str, asked: Instant) -> Result<(), DirectoryError> {
+        let failed_at = self.failed.lock().ok().and_then(|f| f.get(key).copied());
+        match failed_at {
+            Some(at) if at >= asked || at.elapsed() < FAILURE_MEMO => {
+                Err(DirectoryError::Unavailable {
+                    detail: "Keycloak is unavailable; retry later".to_owned(),
+                    retry_after: 5,
+                })
+            }
+            _ => Ok(()),
+        }
     }
 
     async fn forget(&self, key: &str) {
@@ -172,17 +208,25 @@ impl KcDirectory {
         &self.kc
     }
 
-    /// Serializes writes to one resource.
-    async fn write_lock(&self, realm: &str, id: &str) -> MutexGuard<'_, ()> {
+    /// Serializes writes to one resource; `Busy` when the wait exceeds
+    /// `write_wait` (a stalled Keycloak must not pile writers up unbounded).
+    async fn write_lock(
+        &self,
+        realm: &str,
+        id: &str,
+    ) -> Result<MutexGuard<'_, ()>, DirectoryError> {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
         (realm, id).hash(&mut h);
         let index = usize::try_from(h.finish() % WRITE_STRIPES as u64).unwrap_or(0);
-        match self.write_locks.get(index) {
-            Some(lock) => lock.lock().await,
-            // Unreachable: index < WRITE_STRIPES; lock stripe 0 rather than panic.
-            None => self.write_locks[0].lock().await,
-        }
+        let Some(lock) = self.write_locks.get(index) else {
+            return Err(DirectoryError::Backend(
+                "write lock stripe out of range".to_owned(),
+            ));
+        };
+        tokio::time::timeout(self.opts.write_wait, lock.lock())
+            .await
+            .map_err(|_| DirectoryError::Busy { retry_after: 1 })
     }
 
     /// A slot of the realm's in-flight budget; `Busy` after `queue_wait`.
@@ -1051,7 +1095,7 @@ impl Directory for KcDirectory {
         if_match: Option<&str>,
     ) -> Result<Value, DirectoryError> {
         let (state, _permit) = self.enter(realm).await?;
-        let _serial = self.write_lock(realm, id).await;
+        let _serial = self.write_lock(realm, id).await?;
         let existing = self.fetch_user(realm, id).await?;
         self.ensure_writable(realm, id).await?;
         let current = state
@@ -1072,7 +1116,7 @@ impl Directory for KcDirectory {
         if_match: Option<&str>,
     ) -> Result<Value, DirectoryError> {
         let (state, _permit) = self.enter(realm).await?;
-        let _serial = self.write_lock(realm, id).await;
+        let _serial = self.write_lock(realm, id).await?;
         let existing = self.fetch_user(realm, id).await?;
         self.ensure_writable(realm, id).await?;
         let current = state
@@ -1097,7 +1141,7 @@ impl Directory for KcDirectory {
         if_match: Option<&str>,
     ) -> Result<(), DirectoryError> {
         let (state, _permit) = self.enter(realm).await?;
-        let _serial = self.write_lock(realm, id).await;
+        let _serial = self.write_lock(realm, id).await?;
         if self.protected(realm).await?.users.contains(id) {
             return Err(DirectoryError::Forbidden(format!(
                 "User {id} is a service account or holds Keycloak admin roles; SCIM may not delete it"
@@ -1234,7 +1278,7 @@ impl Directory for KcDirectory {
         if_match: Option<&str>,
     ) -> Result<Value, DirectoryError> {
         let (state, _permit) = self.enter(realm).await?;
-        let _serial = self.write_lock(realm, id).await;
+        let _serial = self.write_lock(realm, id).await?;
         let existing = self.fetch_group(realm, &state, id).await?;
         check_group_version(&existing, if_match)?;
         self.ensure_group_writable(realm, id, "replace it").await?;
@@ -1270,7 +1314,7 @@ impl Directory for KcDirectory {
         if_match: Option<&str>,
     ) -> Result<(), DirectoryError> {
         let (state, _permit) = self.enter(realm).await?;
-        let _serial = self.write_lock(realm, id).await;
+        let _serial = self.write_lock(realm, id).await?;
         let existing = self.fetch_group(realm, &state, id).await?;
         check_group_version(&existing, if_match)?;
         let (mut delta, rest) = split_member_ops(&patch.operations);
@@ -1348,7 +1392,7 @@ impl Directory for KcDirectory {
         if_match: Option<&str>,
     ) -> Result<(), DirectoryError> {
         let (state, _permit) = self.enter(realm).await?;
-        let _serial = self.write_lock(realm, id).await;
+        let _serial = self.write_lock(realm, id).await?;
         let existing = self.fetch_group(realm, &state, id).await?;
         check_group_version(&existing, if_match)?;
         self.ensure_group_writable(realm, id, "delete it").await?;

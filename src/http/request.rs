@@ -38,11 +38,12 @@ pub async fn authorize(req: &HttpRequest, state: &AppState) -> Result<Scope, Api
     let mut view = state.directory.realm(&realm).await?;
     // The realm exists: metrics may label this request with it.
     req.extensions_mut().insert(KnownRealm(realm.clone()));
-    let header = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let token = auth::bearer_token(header)?;
+    let mut headers = req.headers().get_all(header::AUTHORIZATION);
+    let first = headers.next();
+    if headers.next().is_some() {
+        return Err(AuthError::Ambiguous.into());
+    }
+    let token = auth::bearer_token(first.and_then(|v| v.to_str().ok()))?;
     let mut verified = state.auth.verify(&realm, token, &view.settings).await;
     if verified == Err(AuthError::UnknownToken) && state.auth.may_refresh_settings(&realm) {
         state.directory.refresh_realm(&realm).await;
@@ -95,6 +96,19 @@ pub async fn json_body(
         )
         .into());
     }
+    if let Some(encoding) = req.headers().get(header::CONTENT_ENCODING) {
+        let encoding = encoding.to_str().unwrap_or_default().trim();
+        if !encoding.eq_ignore_ascii_case("identity") {
+            return Err(ScimError::new(
+                415,
+                Some(crate::scim::ScimType::InvalidSyntax),
+                format!(
+                    "Content-Encoding {encoding:?} is not accepted; send the body uncompressed"
+                ),
+            )
+            .into());
+        }
+    }
     let too_large = || {
         ApiError::from(ScimError::payload_too_large(format!(
             "the request body exceeds {limit} bytes"
@@ -120,8 +134,49 @@ pub async fn json_body(
         }
         body.extend_from_slice(&chunk);
     }
-    serde_json::from_slice(&body)
-        .map_err(|e| ScimError::invalid_syntax(format!("the body is not valid JSON: {e}")).into())
+    let value: Value = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::from(ScimError::invalid_syntax(format!(
+            "the body is not valid JSON: {e}"
+        )))
+    })?;
+    if let Some(path) = control_character_at(&value, "") {
+        return Err(ScimError::invalid_value(format!(
+            "{path} contains a control character (U+0000 to U+001F); Keycloak cannot store it"
+        ))
+        .into());
+    }
+    Ok(value)
+}
+
+/// Whether `s` holds a C0 control character, which no identity attribute
+/// needs and some databases refuse (`NUL` in `PostgreSQL`).
+fn has_control(s: &str) -> bool {
+    s.chars().any(|c| u32::from(c) < 0x20)
+}
+
+/// The path of the first string (or key) holding a control character.
+fn control_character_at(value: &Value, path: &str) -> Option<String> {
+    match value {
+        Value::String(s) if has_control(s) => Some(if path.is_empty() {
+            "a value".to_owned()
+        } else {
+            path.to_owned()
+        }),
+        Value::Array(items) => items.iter().find_map(|v| control_character_at(v, path)),
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            let here = if path.is_empty() {
+                k.clone()
+            } else {
+                format!("{path}.{k}")
+            };
+            if has_control(k) {
+                Some(here)
+            } else {
+                control_character_at(v, &here)
+            }
+        }),
+        _ => None,
+    }
 }
 
 /// `attributes` / `excludedAttributes`.
@@ -290,6 +345,11 @@ impl ListParams {
         projection: Projection,
         max_results: usize,
     ) -> Result<Self, ApiError> {
+        if filter.is_some_and(has_control) {
+            return Err(
+                ScimError::invalid_filter("the filter contains a control character").into(),
+            );
+        }
         let filter = match filter.map(str::trim) {
             None | Some("") => None,
             Some(f) => Some(parse_filter(f)?),

@@ -196,8 +196,16 @@ impl KcAdmin {
         query: &[(&str, String)],
         body: Option<&Value>,
     ) -> Result<(StatusCode, reqwest::header::HeaderMap, bytes::Bytes), KcError> {
-        let url = self.url(segments);
         let what = segments.join("/");
+        // `url` resolves "." and ".." segments: an id of ".." would address
+        // the collection above it. No Keycloak object has such an id.
+        if segments
+            .iter()
+            .any(|s| s.is_empty() || *s == "." || *s == "..")
+        {
+            return Err(KcError::NotFound(what));
+        }
+        let url = self.url(segments);
         let mut retried = false;
         loop {
             let token = self.inner.tokens.get(&self.inner.http).await?;

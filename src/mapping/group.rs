@@ -103,6 +103,11 @@ pub fn kc_group_from_scim(
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .ok_or_else(|| ScimError::invalid_value("displayName is required"))?;
+    if name.chars().count() > 255 {
+        return Err(ScimError::invalid_value(
+            "displayName is longer than Keycloak's 255 characters for a group name",
+        ));
+    }
     if name.contains('/') {
         return Err(ScimError::invalid_value(
             "displayName may not contain '/' (Keycloak uses it in group paths)",
