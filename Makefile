@@ -21,7 +21,7 @@ run:
 
 ## Every test: unit, property, and integration tests against one real Keycloak.
 test: tools
-	KC_PREBUILD="$(CARGO) test --all-targets --no-run" ./keycloak/with-keycloak.sh $(CARGO) test --all-targets
+	KC_PREBUILD="$(CARGO) test --all-targets --no-run" ./keycloak/with-keycloak.sh $(CARGO) test --all-targets --no-fail-fast
 
 ## Unit and property tests only (no Keycloak).
 test-unit:

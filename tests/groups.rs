@@ -115,7 +115,7 @@ async fn create_group_with_entras_body_and_microsofts_schema_urn() {
 
 #[tokio::test]
 async fn get_group_by_display_name_excluding_members() {
-    let app = spawn_app("gfind").await;
+    let app = common::spawn_app_with("gfind", LONG_CACHE).await;
     let gid = group(&app, "Engineering").await;
     group(&app, "engineering").await; // differs only in case
     let u = user(&app, "f1").await;
@@ -364,6 +364,17 @@ async fn unknown_member_is_400_and_nothing_is_applied() {
         app.get(&format!("/Groups/{gid}")).await.body["displayName"],
         "Team"
     );
+    // A single unknown member (the fast path without an up-front read).
+    let reply = app
+        .patch(
+            &format!("/Groups/{gid}"),
+            &patch_ops(&json!([{"op": "Add", "path": "members", "value": [
+                {"value": "00000000-0000-0000-0000-000000000001"}
+            ]}])),
+        )
+        .await;
+    assert_scim_error(&reply, 400, Some("invalidValue"));
+    assert_members(&app, &gid, &[]).await;
 }
 
 #[tokio::test]
@@ -557,7 +568,7 @@ async fn groups_live_under_the_configured_parent() {
 
 #[tokio::test]
 async fn a_group_of_5000_members_is_read_patched_and_excluded_without_loading_all() {
-    let app = spawn_app("gbig").await;
+    let app = common::spawn_app_with("gbig", LONG_CACHE).await;
     let gid = group(&app, "Everyone").await;
     // Seed 5,000 members in one partial import (the Admin API's bulk path).
     let users: Vec<Value> = (0..5000)
@@ -579,19 +590,26 @@ async fn a_group_of_5000_members_is_read_patched_and_excluded_without_loading_al
         )
         .await
         .expect("token");
-    let status = reqwest::Client::new()
-        .post(format!(
-            "{}/admin/realms/{}/partialImport",
-            common::kc_url(),
-            app.realm
-        ))
-        .bearer_auth(token["access_token"].as_str().expect("token"))
-        .json(&json!({"ifResourceExists": "SKIP", "users": users}))
-        .send()
-        .await
-        .expect("import")
-        .status();
-    assert!(status.is_success(), "{status}");
+    // In chunks: one import of 5,000 can outlast Keycloak's transaction.
+    let http = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(300))
+        .build()
+        .expect("client");
+    for chunk in users.chunks(1000) {
+        let status = http
+            .post(format!(
+                "{}/admin/realms/{}/partialImport",
+                common::kc_url(),
+                app.realm
+            ))
+            .bearer_auth(token["access_token"].as_str().expect("token"))
+            .json(&json!({"ifResourceExists": "SKIP", "users": chunk}))
+            .send()
+            .await
+            .expect("import")
+            .status();
+        assert!(status.is_success(), "{status}");
+    }
     assert_eq!(kc_members(&app, &gid).await.len(), 5000);
 
     app.get("/Groups?count=1&excludedAttributes=members").await; // warm the realm cache

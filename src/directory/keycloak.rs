@@ -675,20 +675,28 @@ impl KcDirectory {
 
     /// Every user of the realm, up to `max_scan` (else `tooMany`).
     async fn scan(&self, realm: &str) -> Result<Vec<KcUser>, DirectoryError> {
-        let q = UserQuery {
-            first: 0,
-            max: self.opts.max_scan + 1,
-            ..UserQuery::default()
-        };
-        let users = self
-            .kc
-            .find_users(realm, &q)
-            .await
-            .map_err(kc_err("Users"))?;
-        if users.len() > self.opts.max_scan {
-            return Err(too_many(self.opts.max_scan));
+        // Pages keep each Admin API call well inside the call timeout.
+        let mut users: Vec<KcUser> = Vec::new();
+        loop {
+            let q = UserQuery {
+                first: users.len(),
+                max: SCAN_PAGE,
+                ..UserQuery::default()
+            };
+            let page = self
+                .kc
+                .find_users(realm, &q)
+                .await
+                .map_err(kc_err("Users"))?;
+            let short = page.len() < SCAN_PAGE;
+            users.extend(page);
+            if users.len() > self.opts.max_scan {
+                return Err(too_many(self.opts.max_scan));
+            }
+            if short {
+                return Ok(users);
+            }
         }
-        Ok(users)
     }
 
     /// An unfiltered page straight from Keycloak, in Keycloak's order
@@ -741,6 +749,8 @@ impl KcDirectory {
     }
 }
 
+/// Users are scanned this many per Admin API call.
+const SCAN_PAGE: usize = 500;
 /// Members are read and written this many at a time.
 const MEMBER_PAGE: usize = 500;
 /// Concurrent Keycloak calls for one membership change.
@@ -804,11 +814,7 @@ impl KcDirectory {
             .map(|id: String| async move {
                 match self.fetch_user(realm, &id).await {
                     Ok(_) => Ok(()),
-                    Err(DirectoryError::NotFound(_)) => {
-                        Err(DirectoryError::Scim(ScimError::invalid_value(format!(
-                            "member {id:?} is not a user of this realm; nothing was changed"
-                        ))))
-                    }
+                    Err(DirectoryError::NotFound(_)) => Err(unknown_member(&id)),
                     Err(e) => Err(e),
                 }
             })
@@ -962,6 +968,12 @@ impl KcDirectory {
             &state.view.base_url,
         ))
     }
+}
+
+fn unknown_member(id: &str) -> DirectoryError {
+    DirectoryError::Scim(ScimError::invalid_value(format!(
+        "member {id:?} is not a user of this realm; nothing was changed"
+    )))
 }
 
 fn too_many(max: usize) -> DirectoryError {
@@ -1371,18 +1383,39 @@ impl Directory for KcDirectory {
             self.ensure_group_writable(realm, id, "add members to it")
                 .await?;
         }
-        self.check_members(realm, &delta.add).await?;
         let attributes_changed =
             outcome.changed && outcome.changed_attributes.iter().any(|a| a != "members");
-        if attributes_changed || !delta.add.is_empty() || !delta.remove.is_empty() {
+        // Entra's most common group PATCH adds one member. Keycloak's own
+        // 404 for an unknown user then leaves nothing applied, so the
+        // up-front check (one read per member) is only needed when there is
+        // more than one change to keep from half-applying.
+        let single_add = delta.add.len() == 1 && delta.remove.is_empty() && !attributes_changed;
+        if single_add {
+            let hidden = self.service_accounts(realm).await?;
+            if let Some(sa) = delta.add.iter().find(|u| hidden.ids.contains(*u)) {
+                return Err(unknown_member(sa));
+            }
+        } else {
+            self.check_members(realm, &delta.add).await?;
+        }
+        // Membership is not part of the group's version: only a change of
+        // name or attributes writes the group (and its lastModified).
+        if attributes_changed {
             let updated = kc_group_from_scim(&outcome.resource, Some(&existing), &now_rfc3339())?;
             self.kc
                 .update_group(realm, id, &updated)
                 .await
                 .map_err(kc_err("Group"))?;
         }
-        self.apply_members(realm, id, &delta.add, &delta.remove)
+        match self
+            .apply_members(realm, id, &delta.add, &delta.remove)
             .await
+        {
+            Err(DirectoryError::NotFound(_)) if single_add => {
+                Err(unknown_member(delta.add.first().map_or("", String::as_str)))
+            }
+            other => other,
+        }
     }
 
     async fn delete_group(
