@@ -113,6 +113,10 @@ pub enum RealmCommand {
         /// Microsoft Entra tenant id (a GUID; `""` removes it).
         #[arg(long)]
         tenant_id: Option<String>,
+        /// Path of an existing group SCIM groups are created under, and
+        /// outside of which SCIM sees no group (`""`: top level).
+        #[arg(long)]
+        group_parent: Option<String>,
         /// Show what would change; write nothing.
         #[arg(long)]
         dry_run: bool,
@@ -297,6 +301,7 @@ async fn run_realm(settings: &Settings, cmd: RealmCommand) -> anyhow::Result<()>
             enabled,
             profile,
             tenant_id,
+            group_parent,
             dry_run,
         } => {
             let (client, current) = tokens::client_and_settings(&kc, &realm).await?;
@@ -315,6 +320,19 @@ async fn run_realm(settings: &Settings, cmd: RealmCommand) -> anyhow::Result<()>
                         anyhow::anyhow!("tenant id {tenant:?} is not a GUID (Entra's Tenant ID)")
                     })?;
                     wanted.tenant_id = Some(parsed.hyphenated().to_string());
+                }
+            }
+            if let Some(path) = group_parent.as_deref().map(str::trim) {
+                let path = path.trim_end_matches('/');
+                if path.is_empty() {
+                    wanted.group_parent = None;
+                } else {
+                    let path = format!("/{}", path.trim_start_matches('/'));
+                    anyhow::ensure!(
+                        kc.group_by_path(&realm, &path).await?.is_some(),
+                        "group {path} does not exist in realm {realm}: create it first"
+                    );
+                    wanted.group_parent = Some(path);
                 }
             }
             anyhow::ensure!(
@@ -362,6 +380,13 @@ fn print_settings(s: &crate::mapping::RealmScimSettings) {
         "tenant id       {}",
         s.tenant_id.as_deref().unwrap_or("(none)")
     );
+    println!(
+        "group parent    {}",
+        s.group_parent.as_deref().unwrap_or("(top level)")
+    );
+    if let Some(since) = &s.breaker_tripped_at {
+        println!("breaker         open since {since}");
+    }
     println!(
         "static tokens   {active} active, {} expired",
         s.tokens.len() - active

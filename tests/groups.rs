@@ -521,20 +521,37 @@ async fn groups_live_under_the_configured_parent() {
         )
         .await
         .expect("parent");
-    let mut client = app
-        .kc
-        .find_client(&app.realm, kc_scim::mapping::SCIM_CLIENT_ID)
-        .await
-        .expect("lookup")
-        .expect("client");
-    client
-        .attributes
-        .insert("kcscim.groupParent".to_owned(), "/scim".to_owned());
-    let cid = client.id.clone().expect("id");
-    app.kc
-        .update_client(&app.realm, &cid, &client)
-        .await
-        .expect("settings");
+    let missing = common::kc_scim(
+        &[
+            "realm",
+            "set",
+            "--realm",
+            &app.realm,
+            "--group-parent",
+            "/nope",
+        ],
+        &common::kc_env(),
+    );
+    assert!(
+        !missing.status.success(),
+        "a missing parent must be refused"
+    );
+    let set = common::kc_scim(
+        &[
+            "realm",
+            "set",
+            "--realm",
+            &app.realm,
+            "--group-parent",
+            "/scim",
+        ],
+        &common::kc_env(),
+    );
+    assert!(
+        set.status.success(),
+        "{}",
+        String::from_utf8_lossy(&set.stderr)
+    );
     tokio::time::sleep(std::time::Duration::from_millis(2_100)).await; // realm cache TTL
     let gid = group(&app, "Placed").await;
     let kc = app
