@@ -26,6 +26,7 @@ use crate::mapping::user::now_rfc3339;
 use crate::mapping::{
     plan_user_lookup, MapperTable, RealmScimSettings, UserLookup, UserMapping, SCIM_CLIENT_ID,
 };
+use crate::scim::schema::ResourceSchema;
 use crate::scim::{apply_patch, split_member_ops, AttrPath, Filter, PatchRequest, ScimError};
 
 /// Tuning of the Keycloak directory.
@@ -638,6 +639,33 @@ impl KcDirectory {
             .scim_user_from_kc(&updated, &state.view.base_url))
     }
 
+    /// The read-check-write of a user update (PUT or PATCH), serialized per
+    /// user: `next` computes the new SCIM resource from the current one
+    /// (`None`: nothing changes, no write).
+    async fn update_user(
+        &self,
+        realm: &str,
+        id: &str,
+        if_match: Option<&str>,
+        next: impl FnOnce(&Value, &ResourceSchema) -> Result<Option<Value>, DirectoryError> + Send,
+    ) -> Result<Value, DirectoryError> {
+        let (state, _permit) = self.enter(realm).await?;
+        let _serial = self.write_lock(realm, id).await?;
+        let existing = self.fetch_user(realm, id).await?;
+        self.ensure_writable(realm, id).await?;
+        let current = state
+            .mapping
+            .scim_user_from_kc(&existing, &state.view.base_url);
+        check_version(&current, if_match)?;
+        let Some(updated) = next(&current, &state.view.user_input_schema)? else {
+            return Ok(current);
+        };
+        if disables(&current, &updated) {
+            self.guard_deprovision(realm, &state).await?;
+        }
+        self.write_user(realm, &state, &existing, &updated).await
+    }
+
     async fn candidates(
         &self,
         realm: &str,
@@ -1106,18 +1134,8 @@ impl Directory for KcDirectory {
         body: &Value,
         if_match: Option<&str>,
     ) -> Result<Value, DirectoryError> {
-        let (state, _permit) = self.enter(realm).await?;
-        let _serial = self.write_lock(realm, id).await?;
-        let existing = self.fetch_user(realm, id).await?;
-        self.ensure_writable(realm, id).await?;
-        let current = state
-            .mapping
-            .scim_user_from_kc(&existing, &state.view.base_url);
-        check_version(&current, if_match)?;
-        if disables(&current, body) {
-            self.guard_deprovision(realm, &state).await?;
-        }
-        self.write_user(realm, &state, &existing, body).await
+        self.update_user(realm, id, if_match, |_, _| Ok(Some(body.clone())))
+            .await
     }
 
     async fn patch_user(
@@ -1127,23 +1145,11 @@ impl Directory for KcDirectory {
         patch: &PatchRequest,
         if_match: Option<&str>,
     ) -> Result<Value, DirectoryError> {
-        let (state, _permit) = self.enter(realm).await?;
-        let _serial = self.write_lock(realm, id).await?;
-        let existing = self.fetch_user(realm, id).await?;
-        self.ensure_writable(realm, id).await?;
-        let current = state
-            .mapping
-            .scim_user_from_kc(&existing, &state.view.base_url);
-        check_version(&current, if_match)?;
-        let outcome = apply_patch(&current, &patch.operations, &state.view.user_input_schema)?;
-        if !outcome.changed {
-            return Ok(current);
-        }
-        if disables(&current, &outcome.resource) {
-            self.guard_deprovision(realm, &state).await?;
-        }
-        self.write_user(realm, &state, &existing, &outcome.resource)
-            .await
+        self.update_user(realm, id, if_match, |current, schema| {
+            let outcome = apply_patch(current, &patch.operations, schema)?;
+            Ok(outcome.changed.then_some(outcome.resource))
+        })
+        .await
     }
 
     async fn delete_user(
