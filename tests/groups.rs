@@ -392,46 +392,6 @@ async fn delete_group_then_404() {
         .is_none());
 }
 
-async fn grant_realm_admin_to_group(app: &TestApp, gid: &str) {
-    let rm = app
-        .kc
-        .find_client(&app.realm, "realm-management")
-        .await
-        .expect("lookup")
-        .and_then(|c| c.id)
-        .expect("realm-management");
-    let role = app
-        .kc
-        .get_realm_value(&app.realm, &["clients", &rm, "roles", "realm-admin"], &[])
-        .await
-        .expect("role");
-    let token = app
-        .kc
-        .password_token(
-            "master",
-            &[
-                ("client_id", "admin-cli"),
-                ("username", "admin"),
-                ("password", "admin"),
-            ],
-        )
-        .await
-        .expect("token");
-    let status = reqwest::Client::new()
-        .post(format!(
-            "{}/admin/realms/{}/groups/{gid}/role-mappings/clients/{rm}",
-            common::kc_url(),
-            app.realm
-        ))
-        .bearer_auth(token["access_token"].as_str().expect("token"))
-        .json(&json!([role]))
-        .send()
-        .await
-        .expect("grant")
-        .status();
-    assert!(status.is_success(), "{status}");
-}
-
 #[tokio::test]
 async fn adding_a_member_to_an_admin_group_is_refused() {
     let app = spawn_app("gesc").await;
@@ -442,7 +402,7 @@ async fn adding_a_member_to_an_admin_group_is_refused() {
         &patch_ops(&json!([{"op": "Add", "path": "members", "value": [{"value": insider}]}])),
     )
     .await;
-    grant_realm_admin_to_group(&app, &gid).await;
+    common::grant_realm_admin(&app, "groups", &gid).await;
     tokio::time::sleep(std::time::Duration::from_millis(2_100)).await; // protected-set cache TTL
     let attacker = user(&app, "attacker").await;
     let reply = app
@@ -595,18 +555,7 @@ async fn a_group_of_5000_members_is_read_patched_and_excluded_without_loading_al
                    "groups": ["/Everyone"]})
         })
         .collect();
-    let token = app
-        .kc
-        .password_token(
-            "master",
-            &[
-                ("client_id", "admin-cli"),
-                ("username", "admin"),
-                ("password", "admin"),
-            ],
-        )
-        .await
-        .expect("token");
+    let token = common::master_admin_token(&app.kc).await;
     // In chunks: one import of 5,000 can outlast Keycloak's transaction.
     let http = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(300))
@@ -619,7 +568,7 @@ async fn a_group_of_5000_members_is_read_patched_and_excluded_without_loading_al
                 common::kc_url(),
                 app.realm
             ))
-            .bearer_auth(token["access_token"].as_str().expect("token"))
+            .bearer_auth(&token)
             .json(&json!({"ifResourceExists": "SKIP", "users": chunk}))
             .send()
             .await

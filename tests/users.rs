@@ -688,46 +688,7 @@ async fn a_new_mapper_takes_effect_without_a_restart() {
 async fn admin_users_and_service_accounts_are_read_only() {
     let app = spawn_app("protect").await;
     let admin = id(&create(&app, "adm").await);
-    // Give the user realm-admin through the Admin API.
-    let rm = app
-        .kc
-        .find_client(&app.realm, "realm-management")
-        .await
-        .expect("lookup")
-        .and_then(|c| c.id)
-        .expect("realm-management");
-    let role = app
-        .kc
-        .get_realm_value(&app.realm, &["clients", &rm, "roles", "realm-admin"], &[])
-        .await
-        .expect("role");
-    let http = reqwest::Client::new();
-    let token = app
-        .kc
-        .password_token(
-            "master",
-            &[
-                ("client_id", "admin-cli"),
-                ("username", "admin"),
-                ("password", "admin"),
-            ],
-        )
-        .await
-        .expect("admin token");
-    let url = format!(
-        "{}/admin/realms/{}/users/{admin}/role-mappings/clients/{rm}",
-        common::kc_url(),
-        app.realm
-    );
-    let status = http
-        .post(url)
-        .bearer_auth(token["access_token"].as_str().expect("token"))
-        .json(&json!([role]))
-        .send()
-        .await
-        .expect("grant")
-        .status();
-    assert!(status.is_success(), "{status}");
+    common::grant_realm_admin(&app, "users", &admin).await;
     let body = patch_ops(json!([{"op": "Replace", "path": "active", "value": false}]));
     // The protected set is cached: wait out the test server's short TTL.
     tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;

@@ -422,3 +422,54 @@ pub mod slow_proxy {
         }
     }
 }
+
+/// An access token of the test Keycloak's bootstrap admin (master realm).
+pub async fn master_admin_token(kc: &KcAdmin) -> String {
+    let user = std::env::var("KC_TEST_ADMIN_USER").unwrap_or_else(|_| "admin".to_owned());
+    let password = std::env::var("KC_TEST_ADMIN_PASSWORD").unwrap_or_else(|_| "admin".to_owned());
+    let token = kc
+        .password_token(
+            "master",
+            &[
+                ("client_id", "admin-cli"),
+                ("username", &user),
+                ("password", &password),
+            ],
+        )
+        .await
+        .expect("admin token");
+    token["access_token"]
+        .as_str()
+        .expect("access token")
+        .to_owned()
+}
+
+/// Grants `realm-management`'s `realm-admin` role to a user or group of the
+/// app's realm (`kind` is `users` or `groups`) through the Admin API.
+pub async fn grant_realm_admin(app: &TestApp, kind: &str, id: &str) {
+    let rm = app
+        .kc
+        .find_client(&app.realm, "realm-management")
+        .await
+        .expect("lookup")
+        .and_then(|c| c.id)
+        .expect("realm-management");
+    let role = app
+        .kc
+        .get_realm_value(&app.realm, &["clients", &rm, "roles", "realm-admin"], &[])
+        .await
+        .expect("role");
+    let status = reqwest::Client::new()
+        .post(format!(
+            "{}/admin/realms/{}/{kind}/{id}/role-mappings/clients/{rm}",
+            kc_url(),
+            app.realm
+        ))
+        .bearer_auth(master_admin_token(&app.kc).await)
+        .json(&serde_json::json!([role]))
+        .send()
+        .await
+        .expect("grant")
+        .status();
+    assert!(status.is_success(), "{status}");
+}
