@@ -9,7 +9,8 @@
 # Starts its own dev-mem Keycloak with --features=scim-api on free loopback
 # ports (never the one of the tests), builds the release binaries, bootstraps
 # the realms, seeds users with partial imports, starts `kc-scim serve`, runs
-# the driver (src/bin/kc-scim-bench.rs) and stops everything it started.
+# the driver (tools/kc-scim-bench, a workspace member) and stops everything
+# it started.
 # Results: target/bench/<mode>-<time>.md. Counts can be overridden with
 # BENCH_SYNC, BENCH_GROUPS, BENCH_LIST, BENCH_SEED, BENCH_CONCURRENCY, and the
 # time bound of one phase with BENCH_PHASE_SECS (default 60).
@@ -53,7 +54,7 @@ t0=$(date +%s)
 ./keycloak/fetch.sh >/dev/null
 ./keycloak/start.sh >/dev/null &
 starter=$!
-cargo build --release --features bench --bins
+cargo build --release -p kc-scim -p kc-scim-bench
 wait "$starter"
 echo "Keycloak ready at $kc_url; release build done after $(($(date +%s) - t0))s" >&2
 
@@ -85,7 +86,7 @@ describe() {
     echo "Keycloak: $(cat keycloak/VERSION 2>/dev/null) (KC_VERSION=${KC_VERSION:-default}), dev-mem, --features=scim-api"
     java_home=$(. keycloak/env.sh && kc_pick_java)
     echo "JDK: $("${java_home:+$java_home/bin/}java" -version 2>&1 | head -n1)"
-    echo "kc-scim: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Cargo.toml || echo '+uncommitted'), release build"
+    echo "kc-scim: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src tools Cargo.toml Cargo.lock || echo '+uncommitted'), release build"
     echo "Command: scripts/bench.sh $mode (seed=$seed${sync:+ sync=$sync groups=$groups list=$list conc=$conc})"
     echo
   } >"$report"
