@@ -8,7 +8,7 @@ DEMO_REALM ?= demo
 BIND ?= 127.0.0.1:8090
 
 .PHONY: all build run test test-unit lint fmt fuzz fuzz-ci reliability keycloak-start keycloak-stop clean tools check-compose \
-	bench bench-quick bench-users-2000
+	bench bench-quick bench-users-2000 bench-check
 
 all: lint check-compose test
 
@@ -29,7 +29,7 @@ test-unit:
 
 lint:
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	./scripts/check-boundaries.sh
 
 ## Debian packages the checks and tests need (nginx, docker-compose, python3-yaml).
@@ -69,6 +69,10 @@ bench-quick:
 ## /Users pages and filtered lookups on a realm of 2,000 users, with checks.
 bench-users-2000:
 	./scripts/bench.sh users2000
+
+## The load driver's own unit tests (tools/kc-scim-bench); no Keycloak needed.
+bench-check:
+	$(CARGO) test -p kc-scim-bench
 
 keycloak-start:
 	KC_DB=dev-file ./keycloak/start.sh
