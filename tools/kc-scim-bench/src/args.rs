@@ -81,10 +81,10 @@ pub(crate) struct RunArgs {
     #[arg(long, value_name = "URL", value_parser = loopback_url)]
     pub(crate) scim_url: String,
     /// Realm served by kc-scim (targets a and c).
-    #[arg(long)]
+    #[arg(long, value_name = "REALM")]
     pub(crate) realm_a: String,
     /// Realm with Keycloak's SCIM API on (target b; see `setup-native`).
-    #[arg(long)]
+    #[arg(long, value_name = "REALM")]
     pub(crate) realm_b: String,
     /// Static bearer token of realm a (`kc-scim token create`).
     #[arg(long, value_name = "TOKEN")]
