@@ -555,13 +555,15 @@ async fn a_group_of_5000_members_is_read_patched_and_excluded_without_loading_al
                    "groups": ["/Everyone"]})
         })
         .collect();
-    let token = common::master_admin_token(&app.kc).await;
     // In chunks: one import of 5,000 can outlast Keycloak's transaction.
     let http = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(300))
         .build()
         .expect("client");
     for chunk in users.chunks(1000) {
+        // A fresh token per chunk: on a loaded machine five imports can
+        // outlast the master realm's 60 s access-token lifetime.
+        let token = common::master_admin_token(&app.kc).await;
         let status = http
             .post(format!(
                 "{}/admin/realms/{}/partialImport",
