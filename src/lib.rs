@@ -2,6 +2,8 @@
 //! Keycloak. The modules, from the inside out (docs/architecture.md has the
 //! request path and the invariants):
 
+/// `RealmName`, validated once at the edge. A leaf.
+pub mod realm;
 /// RFC 7643/7644: resources, schemas, filters, PATCH, errors. Pure.
 pub mod scim;
 /// The Keycloak Admin REST client. Knows nothing of SCIM.

@@ -14,19 +14,9 @@ pub use client::{outbound_client, CallStats, GroupQuery, KcAdmin, UserQuery};
 pub use error::{KcError, KcFieldError};
 pub use types::{KcClient, KcGroup, KcProtocolMapper, KcRealm, KcUser};
 
-/// Realm names the sidecar accepts: they become URL path segments and
-/// attribute names, so keep them to Keycloak's common, URL-safe subset.
+/// Realm names the sidecar accepts (see `crate::realm::RealmName`).
 pub fn validate_realm_name(name: &str) -> Result<(), String> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
-    if ok && name != "." && name != ".." {
-        Ok(())
-    } else {
-        Err(format!(
-            "realm name {name:?} must be 1-64 characters of letters, digits, '-', '_' or '.'"
-        ))
-    }
+    crate::realm::RealmName::parse(name)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
