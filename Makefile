@@ -8,7 +8,7 @@ DEMO_REALM ?= demo
 BIND ?= 127.0.0.1:8090
 
 .PHONY: all build run test test-unit lint fmt fuzz fuzz-ci reliability keycloak-start keycloak-stop clean tools check-compose \
-	bench bench-quick bench-users-2000 bench-check
+	bench bench-quick bench-users-2000 bench-check conformance
 
 all: lint check-compose test
 
@@ -69,6 +69,10 @@ bench-quick:
 ## /Users pages and filtered lookups on a realm of 2,000 users, with checks.
 bench-users-2000:
 	./scripts/bench.sh users2000
+
+## scim2-tester and scim-sanity (pinned, from PyPI) against a sidecar on a fresh Keycloak.
+conformance:
+	./scripts/conformance.sh
 
 ## The load driver's own unit tests (tools/kc-scim-bench); no Keycloak needed.
 bench-check:
