@@ -365,15 +365,7 @@ async fn run_realm(settings: &Settings, cmd: RealmCommand) -> anyhow::Result<()>
 
 fn print_settings(s: &crate::mapping::RealmScimSettings) {
     let now = chrono::Utc::now();
-    let active = s
-        .tokens
-        .iter()
-        .filter(|t| {
-            t.expires
-                .as_deref()
-                .is_none_or(|e| chrono::DateTime::parse_from_rfc3339(e).is_ok_and(|e| e > now))
-        })
-        .count();
+    let active = s.tokens.iter().filter(|t| t.is_active(now)).count();
     println!("enabled         {}", s.enabled);
     println!("profile         {}", s.profile.as_str());
     println!(
