@@ -24,7 +24,8 @@ use crate::mapping::group::{
 };
 use crate::mapping::user::now_rfc3339;
 use crate::mapping::{
-    plan_user_lookup, MapperTable, RealmScimSettings, UserLookup, UserMapping, SCIM_CLIENT_ID,
+    plan_group_lookup, plan_user_lookup, GroupLookup, MapperTable, RealmScimSettings, UserLookup,
+    UserMapping, SCIM_CLIENT_ID,
 };
 use crate::scim::schema::ResourceSchema;
 use crate::scim::{apply_patch, split_member_ops, AttrPath, Filter, PatchRequest, ScimError};
@@ -926,38 +927,20 @@ impl KcDirectory {
         state: &RealmState,
         filter: Option<&Filter>,
     ) -> Result<Vec<KcGroup>, DirectoryError> {
-        let mut query = GroupQuery {
-            first: 0,
-            max: self.opts.max_scan + 1,
-            ..GroupQuery::default()
-        };
-        for term in filter.map(Filter::conjuncts).unwrap_or_default() {
-            let Some((path, value)) = term.as_eq_string() else {
-                continue;
-            };
-            if path.sub_attr.is_some() || value.is_empty() {
-                continue;
-            }
-            if path.name.eq_ignore_ascii_case("id") {
-                return match self.fetch_group(realm, state, value).await {
+        let lookup = filter.map_or(GroupLookup::Scan, plan_group_lookup);
+        let mut query = match lookup {
+            GroupLookup::ById(id) => {
+                return match self.fetch_group(realm, state, &id).await {
                     Ok(g) => Ok(vec![g]),
                     Err(DirectoryError::NotFound(_)) => Ok(Vec::new()),
                     Err(e) => Err(e),
                 };
             }
-            if path.name.eq_ignore_ascii_case("displayName") {
-                query.name = Some(value.to_owned());
-                break;
-            }
-            if path.name.eq_ignore_ascii_case("externalId")
-                && !value.chars().any(|c| c.is_whitespace() || c == ':')
-            {
-                query.attribute = Some((
-                    crate::mapping::EXTERNAL_ID_ATTRIBUTE.to_owned(),
-                    value.to_owned(),
-                ));
-            }
-        }
+            GroupLookup::Query(query) => query,
+            GroupLookup::Scan => GroupQuery::default(),
+        };
+        query.first = 0;
+        query.max = self.opts.max_scan + 1;
         let found = self
             .kc
             .find_groups(realm, Self::parent_id(state), &query)
