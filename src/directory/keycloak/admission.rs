@@ -18,7 +18,7 @@ use crate::directory::breaker::{Decision, Window};
 use crate::directory::DirectoryError;
 use crate::keycloak::UserQuery;
 use crate::mapping::user::now_rfc3339;
-use crate::mapping::{RealmScimSettings, SCIM_CLIENT_ID};
+use crate::settings_store;
 
 /// Writes to one resource are serialized through one of these locks (by a
 /// hash of realm and id), so a read-modify-write never loses a concurrent one.
@@ -155,21 +155,11 @@ impl KcDirectory {
         realm: &str,
         since: &str,
     ) -> Result<(), DirectoryError> {
-        let mut client = self
-            .kc
-            .find_client(realm, SCIM_CLIENT_ID)
-            .await
-            .map_err(kc_err("scim-endpoint client"))?
-            .ok_or_else(|| DirectoryError::Backend("scim-endpoint client vanished".to_owned()))?;
-        let mut settings = RealmScimSettings::from_attributes(&client.attributes)
-            .map_err(DirectoryError::Backend)?;
-        settings.breaker_tripped_at = Some(since.to_owned());
-        settings.write_attributes(&mut client.attributes);
-        let id = client.id.clone().unwrap_or_default();
-        self.kc
-            .update_client(realm, &id, &client)
-            .await
-            .map_err(kc_err("scim-endpoint client"))?;
+        settings_store::update(&self.kc, realm, |settings| {
+            settings.breaker_tripped_at = Some(since.to_owned());
+            Ok::<_, DirectoryError>(())
+        })
+        .await?;
         self.realms.forget(realm).await;
         Ok(())
     }

@@ -15,7 +15,8 @@ use super::{kc_err, KcDirectory};
 use crate::directory::{DirectoryError, RealmView};
 use crate::keycloak::KcError;
 use crate::mapping::group::group_schema;
-use crate::mapping::{MapperTable, RealmScimSettings, UserMapping, SCIM_CLIENT_ID};
+use crate::mapping::{MapperTable, UserMapping};
+use crate::settings_store::{self, SettingsError};
 
 pub(super) struct RealmState {
     pub(super) view: Arc<RealmView>,
@@ -63,14 +64,19 @@ impl KcDirectory {
         &self,
         realm: &str,
     ) -> Result<Option<RealmState>, DirectoryError> {
-        let client = match self.kc.find_client(realm, SCIM_CLIENT_ID).await {
-            Ok(Some(c)) => c,
-            Ok(None) | Err(KcError::NotFound(_)) => return Ok(None),
-            Err(e) => return Err(DirectoryError::from_kc(e, "realm")),
+        let (client, settings) = match settings_store::load(&self.kc, realm).await {
+            Ok(loaded) => loaded,
+            Err(SettingsError::NoClient(_) | SettingsError::Kc(KcError::NotFound(_))) => {
+                return Ok(None)
+            }
+            Err(SettingsError::Kc(e)) => return Err(DirectoryError::from_kc(e, "realm")),
+            Err(SettingsError::Unreadable { detail, .. }) => {
+                return Err(DirectoryError::Backend(format!(
+                    "unreadable SCIM settings of realm {realm}: {detail}"
+                )))
+            }
+            Err(other) => return Err(other.into()),
         };
-        let settings = RealmScimSettings::from_attributes(&client.attributes).map_err(|e| {
-            DirectoryError::Backend(format!("unreadable SCIM settings of realm {realm}: {e}"))
-        })?;
         let client_uuid = client.id.unwrap_or_default();
         let mappers = self
             .kc
