@@ -304,48 +304,69 @@ async fn run_realm(settings: &Settings, cmd: RealmCommand) -> anyhow::Result<()>
             group_parent,
             dry_run,
         } => {
-            let (client, current) = tokens::client_and_settings(&kc, &realm).await?;
-            let mut wanted = current.clone();
-            if let Some(enabled) = enabled {
-                wanted.enabled = enabled;
-            }
-            if let Some(profile) = profile {
-                wanted.profile = profile;
-            }
-            if let Some(tenant) = tenant_id.as_deref().map(str::trim) {
-                if tenant.is_empty() {
-                    wanted.tenant_id = None;
-                } else {
+            let tenant_id = match tenant_id.as_deref().map(str::trim) {
+                None => None,
+                Some("") => Some(None),
+                Some(tenant) => {
                     let parsed = uuid::Uuid::parse_str(tenant).map_err(|_| {
                         anyhow::anyhow!("tenant id {tenant:?} is not a GUID (Entra's Tenant ID)")
                     })?;
-                    wanted.tenant_id = Some(parsed.hyphenated().to_string());
+                    Some(Some(parsed.hyphenated().to_string()))
                 }
-            }
-            if let Some(path) = group_parent.as_deref().map(str::trim) {
-                let path = path.trim_end_matches('/');
-                if path.is_empty() {
-                    wanted.group_parent = None;
+            };
+            let group_parent = match group_parent.as_deref().map(str::trim) {
+                None => None,
+                Some(path) => {
+                    let path = path.trim_end_matches('/');
+                    if path.is_empty() {
+                        Some(None)
+                    } else {
+                        let path = format!("/{}", path.trim_start_matches('/'));
+                        anyhow::ensure!(
+                            kc.group_by_path(&realm, &path).await?.is_some(),
+                            "group {path} does not exist in realm {realm}: create it first"
+                        );
+                        Some(Some(path))
+                    }
+                }
+            };
+            let apply = |wanted: &mut crate::mapping::RealmScimSettings| -> anyhow::Result<()> {
+                if let Some(enabled) = enabled {
+                    wanted.enabled = enabled;
+                }
+                if let Some(profile) = profile {
+                    wanted.profile = profile;
+                }
+                if let Some(tenant) = &tenant_id {
+                    wanted.tenant_id.clone_from(tenant);
+                }
+                if let Some(path) = &group_parent {
+                    wanted.group_parent.clone_from(path);
+                }
+                anyhow::ensure!(
+                    wanted.profile != Profile::Azure || wanted.tenant_id.is_some(),
+                    "profile azure needs a tenant id: pass --tenant-id"
+                );
+                Ok(())
+            };
+            let (outcome, wanted) = if dry_run {
+                let (_, current) = tokens::client_and_settings(&kc, &realm).await?;
+                let mut wanted = current.clone();
+                apply(&mut wanted)?;
+                let outcome = if wanted == current {
+                    "unchanged"
                 } else {
-                    let path = format!("/{}", path.trim_start_matches('/'));
-                    anyhow::ensure!(
-                        kc.group_by_path(&realm, &path).await?.is_some(),
-                        "group {path} does not exist in realm {realm}: create it first"
-                    );
-                    wanted.group_parent = Some(path);
-                }
-            }
-            anyhow::ensure!(
-                wanted.profile != Profile::Azure || wanted.tenant_id.is_some(),
-                "profile azure needs a tenant id: pass --tenant-id"
-            );
-            let outcome = if wanted == current {
-                "unchanged"
-            } else if dry_run {
-                "would be updated (dry run)"
+                    "would be updated (dry run)"
+                };
+                (outcome, wanted)
             } else {
-                tokens::store(&kc, &realm, client, &wanted).await?;
-                "updated"
+                let updated = crate::settings_store::update(&kc, &realm, apply).await?;
+                let outcome = if updated.written {
+                    "updated"
+                } else {
+                    "unchanged"
+                };
+                (outcome, updated.settings)
             };
             println!("scim settings of realm {realm} {outcome}");
             print_settings(&wanted);
@@ -365,15 +386,7 @@ async fn run_realm(settings: &Settings, cmd: RealmCommand) -> anyhow::Result<()>
 
 fn print_settings(s: &crate::mapping::RealmScimSettings) {
     let now = chrono::Utc::now();
-    let active = s
-        .tokens
-        .iter()
-        .filter(|t| {
-            t.expires
-                .as_deref()
-                .is_none_or(|e| chrono::DateTime::parse_from_rfc3339(e).is_ok_and(|e| e > now))
-        })
-        .count();
+    let active = s.tokens.iter().filter(|t| t.is_active(now)).count();
     println!("enabled         {}", s.enabled);
     println!("profile         {}", s.profile.as_str());
     println!(

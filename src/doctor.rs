@@ -311,15 +311,7 @@ fn settings_result(s: &RealmScimSettings) -> Result<Option<String>, String> {
 
 fn credential_result(s: &RealmScimSettings) -> Result<Option<String>, String> {
     let now = chrono::Utc::now();
-    let active = s
-        .tokens
-        .iter()
-        .filter(|t| {
-            t.expires
-                .as_deref()
-                .is_none_or(|e| chrono::DateTime::parse_from_rfc3339(e).is_ok_and(|e| e > now))
-        })
-        .count();
+    let active = s.tokens.iter().filter(|t| t.is_active(now)).count();
     let entra = s.profile == Profile::Azure && s.tenant_id.is_some();
     match (active, entra) {
         (0, false) => Err(

@@ -10,6 +10,8 @@ pub mod scim;
 pub mod keycloak;
 /// SCIM ⇄ Keycloak translation: the mapper table, per-realm settings. Pure.
 pub mod mapping;
+/// The one owner of a realm's stored SCIM settings (load, update).
+pub mod settings_store;
 /// The use cases behind one port, on Keycloak (and in memory for tests).
 pub mod directory;
 /// Bearer credential verification.

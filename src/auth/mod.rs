@@ -184,12 +184,8 @@ pub fn verify_static(
         }
     }
     let stored = matched.ok_or(AuthError::UnknownToken)?;
-    if let Some(expires) = &stored.expires {
-        let expired = chrono::DateTime::parse_from_rfc3339(expires)
-            .map_or(true, |t| t.with_timezone(&chrono::Utc) <= now);
-        if expired {
-            return Err(AuthError::Expired);
-        }
+    if !stored.is_active(now) {
+        return Err(AuthError::Expired);
     }
     Ok(Credential::StaticToken {
         id: stored.id.clone(),

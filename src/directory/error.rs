@@ -56,6 +56,23 @@ pub enum DirectoryError {
     Backend(String),
 }
 
+impl From<crate::settings_store::SettingsError> for DirectoryError {
+    fn from(err: crate::settings_store::SettingsError) -> Self {
+        use crate::settings_store::SettingsError;
+        match err {
+            SettingsError::Kc(e) => Self::from_kc(e, "scim-endpoint client"),
+            SettingsError::NoClient(_) => Self::Backend("scim-endpoint client vanished".to_owned()),
+            SettingsError::Conflict { .. } => Self::Unavailable {
+                detail: err.to_string(),
+                retry_after: 1,
+            },
+            other @ (SettingsError::Unreadable { .. } | SettingsError::NoId(_)) => {
+                Self::Backend(other.to_string())
+            }
+        }
+    }
+}
+
 impl DirectoryError {
     /// Maps a Keycloak error to a directory error for an operation on `what`.
     pub fn from_kc(err: KcError, what: &str) -> Self {

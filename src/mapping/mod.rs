@@ -11,7 +11,7 @@ pub mod user;
 pub mod settings;
 
 pub use mappers::{MapperRule, MapperTable, DEFAULT_MAPPERS, SCIM_CLIENT_ID};
-pub use pushdown::{plan_user_lookup, UserLookup};
+pub use pushdown::{plan_group_lookup, plan_user_lookup, GroupLookup, UserLookup};
 pub use settings::{Profile, RealmScimSettings, StoredToken};
 pub use user::UserMapping;
 

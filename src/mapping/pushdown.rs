@@ -1,12 +1,12 @@
 //! Filter pushdown: which single Keycloak query returns a superset of the
-//! users a SCIM filter selects. The full filter is always evaluated on the
+//! users (or groups) a SCIM filter selects. The full filter is always evaluated on the
 //! candidates afterwards, so a plan may over-select but never under-select.
 //!
 //! Invariant: a value that would change the meaning of a Keycloak query
 //! parameter (the `q=name:value` syntax splits on spaces and colons) is never
 //! pushed down; such a term falls back to a bounded scan.
 
-use crate::keycloak::UserQuery;
+use crate::keycloak::{GroupQuery, UserQuery};
 use crate::scim::{AttrPath, CompValue, CompareOp, Filter};
 
 use super::user::UserMapping;
@@ -117,6 +117,50 @@ fn email(value: &str) -> Option<(u8, UserLookup)> {
     })
 }
 
+/// How to find the candidate groups for a filter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupLookup {
+    /// `id eq "…"`: one GET by id.
+    ById(String),
+    /// One Keycloak group search (by exact name and / or `externalId`);
+    /// paging is the caller's.
+    Query(GroupQuery),
+    /// No pushable term: list the groups under the parent (bounded).
+    Scan,
+}
+
+/// Plans the group lookup for `filter`, walking its top-level `and` terms in
+/// order: an `id eq` term is answered by id; a `displayName eq` term sets the
+/// exact name and ends the walk; an `externalId eq` term whose value is safe
+/// for Keycloak's `q` parameter sets the attribute search (a later one wins).
+#[must_use]
+pub fn plan_group_lookup(filter: &Filter) -> GroupLookup {
+    let mut query = GroupQuery::default();
+    for term in filter.conjuncts() {
+        let Some((path, value)) = term.as_eq_string() else {
+            continue;
+        };
+        if path.sub_attr.is_some() || value.is_empty() {
+            continue;
+        }
+        if path.name.eq_ignore_ascii_case("id") {
+            return GroupLookup::ById(value.to_owned());
+        }
+        if path.name.eq_ignore_ascii_case("displayName") {
+            query.name = Some(value.to_owned());
+            break;
+        }
+        if path.name.eq_ignore_ascii_case("externalId") && safe_for_q(value) {
+            query.attribute = Some((super::EXTERNAL_ID_ATTRIBUTE.to_owned(), value.to_owned()));
+        }
+    }
+    if query == GroupQuery::default() {
+        GroupLookup::Scan
+    } else {
+        GroupLookup::Query(query)
+    }
+}
+
 /// Keycloak's `q` parameter is `name:value` pairs separated by spaces.
 fn safe_for_q(s: &str) -> bool {
     !s.is_empty()
@@ -155,6 +199,74 @@ mod tests {
             email: Some(v.to_owned()),
             ..UserQuery::default()
         })
+    }
+
+    fn group_plan(f: &str) -> GroupLookup {
+        plan_group_lookup(&parse_filter(f).expect("valid filter"))
+    }
+
+    fn group_query(name: Option<&str>, external_id: Option<&str>) -> GroupLookup {
+        GroupLookup::Query(GroupQuery {
+            name: name.map(str::to_owned),
+            attribute: external_id.map(|v| ("externalId".to_owned(), v.to_owned())),
+            ..GroupQuery::default()
+        })
+    }
+
+    #[test]
+    fn table_of_group_filters_and_their_plans() {
+        let rows: Vec<(&str, GroupLookup)> = vec![
+            (r#"id eq "g1""#, GroupLookup::ById("g1".to_owned())),
+            (r#"ID EQ "g1""#, GroupLookup::ById("g1".to_owned())),
+            (
+                r#"displayName eq "Sales Team""#,
+                group_query(Some("Sales Team"), None),
+            ),
+            (r#"externalId eq "0a1b""#, group_query(None, Some("0a1b"))),
+            (
+                r#"externalId eq "0a1b" and displayName eq "Sales""#,
+                group_query(Some("Sales"), Some("0a1b")),
+            ),
+            (
+                r#"externalId eq "a" and externalId eq "b""#,
+                group_query(None, Some("b")),
+            ),
+            (
+                r#"externalId eq "x" and id eq "g1""#,
+                GroupLookup::ById("g1".to_owned()),
+            ),
+            // displayName ends the walk: a later id is left to the check.
+            (
+                r#"displayName eq "Sales" and id eq "g1""#,
+                group_query(Some("Sales"), None),
+            ),
+            // Not pushable: disjunctions, other operators, sub-attributes,
+            // empty values, values unsafe for `q`.
+            (
+                r#"displayName eq "a" or displayName eq "b""#,
+                GroupLookup::Scan,
+            ),
+            (r#"displayName sw "a""#, GroupLookup::Scan),
+            (r#"not (id eq "g1")"#, GroupLookup::Scan),
+            (r#"members.value eq "u1""#, GroupLookup::Scan),
+            (r#"displayName eq """#, GroupLookup::Scan),
+            (r#"externalId eq "a b""#, GroupLookup::Scan),
+            (r#"externalId eq "a:b""#, GroupLookup::Scan),
+            (r#"externalId eq "a\u0007b""#, GroupLookup::Scan),
+            (r#"externalId eq "a\u0000""#, GroupLookup::Scan),
+        ];
+        for (filter, expected) in rows {
+            assert_eq!(group_plan(filter), expected, "{filter}");
+        }
+    }
+
+    #[test]
+    fn a_control_character_is_never_pushed_into_q() {
+        for value in [r"a\u0007b", r"\u001b[0m", r"x\u007f"] {
+            let filter = format!(r#"externalId eq "{value}""#);
+            assert_eq!(plan(&filter), UserLookup::Scan, "{filter}");
+            assert_eq!(group_plan(&filter), GroupLookup::Scan, "{filter}");
+        }
     }
 
     #[test]

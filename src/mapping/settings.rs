@@ -66,6 +66,19 @@ pub struct StoredToken {
     pub expires: Option<String>,
 }
 
+impl StoredToken {
+    /// Whether the token may still be used at `now`: it has no expiry, or an
+    /// expiry after `now`. An expiry that does not parse as RFC 3339 counts
+    /// as passed (a token nobody can date is not honoured).
+    #[must_use]
+    pub fn is_active(&self, now: chrono::DateTime<chrono::Utc>) -> bool {
+        self.expires.as_deref().is_none_or(|e| {
+            chrono::DateTime::parse_from_rfc3339(e)
+                .is_ok_and(|t| t.with_timezone(&chrono::Utc) > now)
+        })
+    }
+}
+
 /// The settings of one realm.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RealmScimSettings {
@@ -170,6 +183,38 @@ impl RealmScimSettings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn token_expiring(expires: Option<&str>) -> StoredToken {
+        StoredToken {
+            id: "t".to_owned(),
+            sha256: "00".repeat(32),
+            created: "2026-01-01T00:00:00Z".to_owned(),
+            expires: expires.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_token_is_active_until_its_expiry_and_never_with_an_unreadable_one() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-06-01T12:00:00Z")
+            .expect("valid time")
+            .with_timezone(&chrono::Utc);
+        let rows: [(Option<&str>, bool); 7] = [
+            (None, true),
+            (Some("2026-06-01T12:00:01Z"), true),
+            (Some("2026-06-01T14:00:00+02:00"), false),
+            (Some("2026-06-01T12:00:00Z"), false),
+            (Some("2000-01-01T00:00:00Z"), false),
+            (Some("next tuesday"), false),
+            (Some(""), false),
+        ];
+        for (expires, active) in rows {
+            assert_eq!(
+                token_expiring(expires).is_active(now),
+                active,
+                "{expires:?}"
+            );
+        }
+    }
 
     #[test]
     fn absent_attributes_give_enabled_generic() {

@@ -1,0 +1,166 @@
+//! Admission of an operation: the realm's in-flight budget (`Busy` past it),
+//! the write stripes that serialize writes to one resource, and the
+//! mass-deprovision breaker guard in front of every disable and delete (the
+//! window arithmetic is `directory/breaker.rs`).
+//!
+//! Invariant: every wait here is bounded (`queue_wait`, `write_wait`), so a
+//! stalled Keycloak turns into `Busy`, never into an unbounded queue; and a
+//! breaker trip is persisted before the refusal is returned.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::{Mutex, MutexGuard, OwnedSemaphorePermit, Semaphore};
+
+use super::realm_state::RealmState;
+use super::{kc_err, KcDirectory};
+use crate::directory::breaker::{Decision, Window};
+use crate::directory::DirectoryError;
+use crate::keycloak::UserQuery;
+use crate::mapping::user::now_rfc3339;
+use crate::settings_store;
+
+/// Writes to one resource are serialized through one of these locks (by a
+/// hash of realm and id), so a read-modify-write never loses a concurrent one.
+pub(super) const WRITE_STRIPES: usize = 64;
+
+/// The stripes, one lock each.
+pub(super) fn write_stripes() -> Vec<Mutex<()>> {
+    (0..WRITE_STRIPES).map(|_| Mutex::new(())).collect()
+}
+
+impl KcDirectory {
+    /// Serializes writes to one resource; `Busy` when the wait exceeds
+    /// `write_wait` (a stalled Keycloak must not pile writers up unbounded).
+    pub(super) async fn write_lock(
+        &self,
+        realm: &str,
+        id: &str,
+    ) -> Result<MutexGuard<'_, ()>, DirectoryError> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (realm, id).hash(&mut h);
+        let index = usize::try_from(h.finish() % WRITE_STRIPES as u64).unwrap_or(0);
+        let Some(lock) = self.write_locks.get(index) else {
+            return Err(DirectoryError::Backend(
+                "write lock stripe out of range".to_owned(),
+            ));
+        };
+        tokio::time::timeout(self.opts.write_wait, lock.lock())
+            .await
+            .map_err(|_| DirectoryError::Busy { retry_after: 1 })
+    }
+
+    /// A slot of the realm's in-flight budget; `Busy` after `queue_wait`.
+    /// Called only for realms that resolved, so the map stays bounded.
+    pub(super) async fn admit(&self, realm: &str) -> Result<OwnedSemaphorePermit, DirectoryError> {
+        let semaphore = {
+            let mut map = self
+                .in_flight
+                .lock()
+                .map_err(|_| DirectoryError::Backend("in-flight map poisoned".to_owned()))?;
+            Arc::clone(map.entry(realm.to_owned()).or_insert_with(|| {
+                Arc::new(Semaphore::new(self.opts.max_in_flight_per_realm.max(1)))
+            }))
+        };
+        if let Ok(Ok(permit)) =
+            tokio::time::timeout(self.opts.queue_wait, semaphore.acquire_owned()).await
+        {
+            return Ok(permit);
+        }
+        if let Some(m) = crate::telemetry::metrics::metrics() {
+            m.backpressure_rejections.with_label_values(&[realm]).inc();
+        }
+        Err(DirectoryError::Busy { retry_after: 1 })
+    }
+
+    /// The realm's state and an in-flight slot.
+    pub(super) async fn enter(
+        &self,
+        realm: &str,
+    ) -> Result<(Arc<RealmState>, OwnedSemaphorePermit), DirectoryError> {
+        let state = self.state(realm).await?;
+        let permit = self.admit(realm).await?;
+        Ok((state, permit))
+    }
+
+    /// Admits one more disable or delete, or trips / reports the breaker.
+    pub(super) async fn guard_deprovision(
+        &self,
+        realm: &str,
+        state: &RealmState,
+    ) -> Result<(), DirectoryError> {
+        let policy = &self.opts.deprovision;
+        if !policy.enabled {
+            return Ok(());
+        }
+        let metrics = crate::telemetry::metrics::metrics();
+        if let Some(since) = &state.view.settings.breaker_tripped_at {
+            if let Some(m) = metrics {
+                m.breaker_refusals.with_label_values(&[realm]).inc();
+            }
+            return Err(DirectoryError::BreakerOpen {
+                since: since.clone(),
+            });
+        }
+        let now = Instant::now();
+        let needs_count = self.with_window(realm, |w| w.needs_user_count(now, policy))?;
+        if needs_count {
+            let users = self
+                .kc
+                .count_users(realm, &UserQuery::default())
+                .await
+                .map_err(kc_err("Users"))?;
+            self.with_window(realm, |w| w.set_user_count(now, users))?;
+        }
+        match self.with_window(realm, |w| w.admit(now, policy))? {
+            Decision::Allow => Ok(()),
+            Decision::Trip { events, limit } => {
+                let since = now_rfc3339();
+                tracing::error!(
+                    target: "audit",
+                    realm,
+                    operation = "deprovision_breaker_trip",
+                    events,
+                    limit,
+                    window_secs = policy.window_secs,
+                    "mass-deprovision breaker tripped: disables and deletes refused until reset"
+                );
+                if let Some(m) = metrics {
+                    m.breaker_trips.with_label_values(&[realm]).inc();
+                    m.breaker_refusals.with_label_values(&[realm]).inc();
+                }
+                self.persist_trip(realm, &since).await?;
+                Err(DirectoryError::BreakerOpen { since })
+            }
+        }
+    }
+
+    pub(super) fn with_window<T>(
+        &self,
+        realm: &str,
+        f: impl FnOnce(&mut Window) -> T,
+    ) -> Result<T, DirectoryError> {
+        let mut map = self
+            .breakers
+            .lock()
+            .map_err(|_| DirectoryError::Backend("breaker map poisoned".to_owned()))?;
+        Ok(f(map.entry(realm.to_owned()).or_default()))
+    }
+
+    /// Stores the trip on the realm's `scim-endpoint` client, so every
+    /// replica refuses too and an admin's reset clears it everywhere.
+    pub(super) async fn persist_trip(
+        &self,
+        realm: &str,
+        since: &str,
+    ) -> Result<(), DirectoryError> {
+        settings_store::update(&self.kc, realm, |settings| {
+            settings.breaker_tripped_at = Some(since.to_owned());
+            Ok::<_, DirectoryError>(())
+        })
+        .await?;
+        self.realms.forget(realm).await;
+        Ok(())
+    }
+}

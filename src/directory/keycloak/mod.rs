@@ -1,0 +1,273 @@
+//! The directory on Keycloak's Admin API. Per realm it caches, for a short
+//! TTL, the SCIM settings and mapper table (two calls to load) and, on the
+//! first write, the set of protected users and groups (service accounts and
+//! holders of `realm-management` roles). Request paths make only the calls
+//! their operation needs: get 1, lookup 1, create 2, patch / replace 2,
+//! delete 1.
+//!
+//! This file is the orchestration: the options, the struct, and the
+//! `Directory` impl, each method admission → fetch → check → delegate. The
+//! jobs live beside it: `cache` (per-realm single-flight cache),
+//! `admission` (in-flight budget, write stripes, breaker guard),
+//! `realm_state` (settings, mappers, service accounts), `protected` (the
+//! read-only set), `users` and `groups`.
+//!
+//! Invariant: every operation first enters the realm (state, then an
+//! in-flight slot) and every write holds its resource's stripe; the
+//! Keycloak calls of an operation are made in the same order whatever file
+//! holds them.
+
+mod admission;
+mod cache;
+mod groups;
+mod protected;
+mod realm_state;
+mod users;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::Value;
+use tokio::sync::{Mutex, Semaphore};
+
+use self::cache::Cache;
+use self::groups::check_group_version;
+use self::protected::Protected;
+use self::realm_state::{RealmState, ServiceAccounts};
+use super::breaker::Window;
+use super::{Directory, DirectoryError, ListPage, ListRequest, RealmView};
+use crate::config::DeprovisionSettings;
+use crate::keycloak::{KcAdmin, KcError};
+use crate::mapping::user::now_rfc3339;
+use crate::scim::{apply_patch, PatchRequest};
+
+/// Tuning of the Keycloak directory.
+#[derive(Debug, Clone)]
+pub struct KcDirectoryOptions {
+    /// Keycloak's public base URL (for `meta.location`).
+    pub public_url: String,
+    /// How long realm state and protected sets are cached.
+    pub cache_ttl: Duration,
+    /// Most users a non-pushable filter may scan.
+    pub max_scan: usize,
+    /// Most operations one realm may have in flight.
+    pub max_in_flight_per_realm: usize,
+    /// How long an operation waits for a slot before `Busy`.
+    pub queue_wait: Duration,
+    /// How long a write waits for an earlier write to the same resource
+    /// (a queue wait plus the two Keycloak calls of the write ahead of it).
+    pub write_wait: Duration,
+    /// The mass-deprovision breaker.
+    pub deprovision: DeprovisionSettings,
+}
+
+/// The Keycloak-backed directory.
+pub struct KcDirectory {
+    kc: KcAdmin,
+    opts: KcDirectoryOptions,
+    write_locks: Vec<Mutex<()>>,
+    in_flight: std::sync::Mutex<HashMap<String, Arc<Semaphore>>>,
+    breakers: std::sync::Mutex<HashMap<String, Window>>,
+    realms: Cache<RealmState>,
+    service_accounts: Cache<ServiceAccounts>,
+    protected: Cache<Protected>,
+}
+
+fn kc_err(what: &str) -> impl Fn(KcError) -> DirectoryError + '_ {
+    move |e| DirectoryError::from_kc(e, what)
+}
+
+impl KcDirectory {
+    /// A directory on `kc`.
+    #[must_use]
+    pub fn new(kc: KcAdmin, opts: KcDirectoryOptions) -> Self {
+        Self {
+            kc,
+            opts,
+            write_locks: admission::write_stripes(),
+            in_flight: std::sync::Mutex::new(HashMap::new()),
+            breakers: std::sync::Mutex::new(HashMap::new()),
+            realms: Cache::default(),
+            service_accounts: Cache::default(),
+            protected: Cache::default(),
+        }
+    }
+
+    /// The admin client (for its call counters).
+    #[must_use]
+    pub fn admin(&self) -> &KcAdmin {
+        &self.kc
+    }
+
+    /// Drops the cached state of `realm` (after settings changed).
+    pub async fn invalidate(&self, realm: &str) {
+        self.realms.forget(realm).await;
+        self.service_accounts.forget(realm).await;
+        self.protected.forget(realm).await;
+    }
+}
+
+#[async_trait]
+impl Directory for KcDirectory {
+    async fn realm(&self, realm: &str) -> Result<Arc<RealmView>, DirectoryError> {
+        Ok(Arc::clone(&self.state(realm).await?.view))
+    }
+
+    async fn get_user(
+        &self,
+        realm: &str,
+        id: &str,
+        with_groups: bool,
+    ) -> Result<Value, DirectoryError> {
+        let (state, _permit) = self.enter(realm).await?;
+        let user = self.fetch_user(realm, id).await?;
+        let mut resource = state.mapping.scim_user_from_kc(&user, &state.view.base_url);
+        if with_groups {
+            resource["groups"] = self.user_group_refs(realm, &state, id).await?;
+        }
+        Ok(resource)
+    }
+
+    async fn list_users(&self, realm: &str, req: &ListRequest) -> Result<ListPage, DirectoryError> {
+        let (state, _permit) = self.enter(realm).await?;
+        self.list_user_page(realm, &state, req).await
+    }
+
+    async fn create_user(&self, realm: &str, body: &Value) -> Result<Value, DirectoryError> {
+        let (state, _permit) = self.enter(realm).await?;
+        let mut user = state
+            .mapping
+            .kc_user_from_scim(body, None, &now_rfc3339())?;
+        user.enabled = Some(user.enabled.unwrap_or(true));
+        let id = self
+            .kc
+            .create_user(realm, &user)
+            .await
+            .map_err(kc_err("User"))?;
+        let created = self.fetch_user(realm, &id).await?;
+        Ok(state
+            .mapping
+            .scim_user_from_kc(&created, &state.view.base_url))
+    }
+
+    async fn replace_user(
+        &self,
+        realm: &str,
+        id: &str,
+        body: &Value,
+        if_match: Option<&str>,
+    ) -> Result<Value, DirectoryError> {
+        self.update_user(realm, id, if_match, |_, _| Ok(Some(body.clone())))
+            .await
+    }
+
+    async fn patch_user(
+        &self,
+        realm: &str,
+        id: &str,
+        patch: &PatchRequest,
+        if_match: Option<&str>,
+    ) -> Result<Value, DirectoryError> {
+        self.update_user(realm, id, if_match, |current, schema| {
+            let outcome = apply_patch(current, &patch.operations, schema)?;
+            Ok(outcome.changed.then_some(outcome.resource))
+        })
+        .await
+    }
+
+    async fn delete_user(
+        &self,
+        realm: &str,
+        id: &str,
+        if_match: Option<&str>,
+    ) -> Result<(), DirectoryError> {
+        let (state, _permit) = self.enter(realm).await?;
+        let _serial = self.write_lock(realm, id).await?;
+        self.remove_user(realm, &state, id, if_match).await
+    }
+
+    async fn get_group(
+        &self,
+        realm: &str,
+        id: &str,
+        with_members: bool,
+    ) -> Result<Value, DirectoryError> {
+        let (state, _permit) = self.enter(realm).await?;
+        let group = self.fetch_group(realm, &state, id).await?;
+        self.render_group(realm, &state, &group, with_members).await
+    }
+
+    async fn list_groups(
+        &self,
+        realm: &str,
+        req: &ListRequest,
+    ) -> Result<ListPage, DirectoryError> {
+        let (state, _permit) = self.enter(realm).await?;
+        self.list_group_page(realm, &state, req).await
+    }
+
+    async fn create_group(&self, realm: &str, body: &Value) -> Result<Value, DirectoryError> {
+        let (state, _permit) = self.enter(realm).await?;
+        self.create_group_with_members(realm, &state, body).await
+    }
+
+    async fn replace_group(
+        &self,
+        realm: &str,
+        id: &str,
+        body: &Value,
+        if_match: Option<&str>,
+    ) -> Result<Value, DirectoryError> {
+        let (state, _permit) = self.enter(realm).await?;
+        let _serial = self.write_lock(realm, id).await?;
+        let existing = self.fetch_group(realm, &state, id).await?;
+        check_group_version(&existing, if_match)?;
+        self.replace_group_and_members(realm, &state, id, &existing, body)
+            .await
+    }
+
+    async fn patch_group(
+        &self,
+        realm: &str,
+        id: &str,
+        patch: &PatchRequest,
+        if_match: Option<&str>,
+    ) -> Result<(), DirectoryError> {
+        let (state, _permit) = self.enter(realm).await?;
+        let _serial = self.write_lock(realm, id).await?;
+        let existing = self.fetch_group(realm, &state, id).await?;
+        check_group_version(&existing, if_match)?;
+        self.apply_group_patch(realm, &state, id, &existing, patch)
+            .await
+    }
+
+    async fn delete_group(
+        &self,
+        realm: &str,
+        id: &str,
+        if_match: Option<&str>,
+    ) -> Result<(), DirectoryError> {
+        let (state, _permit) = self.enter(realm).await?;
+        let _serial = self.write_lock(realm, id).await?;
+        let existing = self.fetch_group(realm, &state, id).await?;
+        check_group_version(&existing, if_match)?;
+        self.ensure_group_writable(realm, id, "delete it").await?;
+        self.kc
+            .delete_group(realm, id)
+            .await
+            .map_err(kc_err("Group"))
+    }
+
+    async fn ready(&self) -> Result<(), DirectoryError> {
+        self.kc
+            .check_token()
+            .await
+            .map_err(|e| DirectoryError::from_kc(e, "admin token"))
+    }
+
+    async fn refresh_realm(&self, realm: &str) {
+        self.realms.forget(realm).await;
+    }
+}

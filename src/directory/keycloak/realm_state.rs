@@ -1,0 +1,171 @@
+//! A realm's state as the directory serves it: the SCIM settings and mapper
+//! table of the `scim-endpoint` client (two calls to load), the resolved
+//! group parent, and the service-account users SCIM never shows.
+//!
+//! Invariant: a realm whose name is invalid, that has no `scim-endpoint`
+//! client, or whose SCIM is disabled is "not found"; nothing else is served
+//! for it.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::{kc_err, KcDirectory};
+use crate::directory::{DirectoryError, RealmView};
+use crate::keycloak::KcError;
+use crate::mapping::group::group_schema;
+use crate::mapping::{MapperTable, UserMapping};
+use crate::settings_store::{self, SettingsError};
+
+pub(super) struct RealmState {
+    pub(super) view: Arc<RealmView>,
+    pub(super) mapping: UserMapping,
+    /// `(id, path)` of the group SCIM groups live under, if configured.
+    pub(super) group_parent: Option<(String, String)>,
+}
+
+impl RealmState {
+    /// The id of the group SCIM groups live under, if configured.
+    pub(super) fn parent_id(&self) -> Option<&str> {
+        self.group_parent.as_ref().map(|(id, _)| id.as_str())
+    }
+}
+
+/// Service-account users: never shown to SCIM (Keycloak's user
+/// representation does not say which users are service accounts).
+#[derive(Default)]
+pub(super) struct ServiceAccounts {
+    pub(super) ids: HashSet<String>,
+    /// The `realm-management` client's id, found on the way.
+    pub(super) realm_management: Option<String>,
+}
+
+impl KcDirectory {
+    pub(super) async fn state(&self, realm: &str) -> Result<Arc<RealmState>, DirectoryError> {
+        if crate::keycloak::validate_realm_name(realm).is_err() {
+            return Err(DirectoryError::NotFound(format!(
+                "no SCIM endpoint for realm {realm:?}"
+            )));
+        }
+        let state = self
+            .realms
+            .get_or_load(realm, self.opts.cache_ttl, || self.load_state(realm))
+            .await?;
+        if !state.view.settings.enabled {
+            return Err(DirectoryError::NotFound(format!(
+                "SCIM is not enabled for realm {realm}"
+            )));
+        }
+        Ok(state)
+    }
+
+    pub(super) async fn load_state(
+        &self,
+        realm: &str,
+    ) -> Result<Option<RealmState>, DirectoryError> {
+        let (client, settings) = match settings_store::load(&self.kc, realm).await {
+            Ok(loaded) => loaded,
+            Err(SettingsError::NoClient(_) | SettingsError::Kc(KcError::NotFound(_))) => {
+                return Ok(None)
+            }
+            Err(SettingsError::Kc(e)) => return Err(DirectoryError::from_kc(e, "realm")),
+            Err(SettingsError::Unreadable { detail, .. }) => {
+                return Err(DirectoryError::Backend(format!(
+                    "unreadable SCIM settings of realm {realm}: {detail}"
+                )))
+            }
+            Err(other) => return Err(other.into()),
+        };
+        let client_uuid = client.id.unwrap_or_default();
+        let mappers = self
+            .kc
+            .protocol_mappers(realm, &client_uuid)
+            .await
+            .map_err(kc_err("mappers"))?;
+        let mapping = UserMapping::new(&MapperTable::from_kc(&mappers));
+        for (name, reason) in &mapping.skipped {
+            tracing::warn!(realm, mapper = %name, %reason, "mapper not used for SCIM");
+        }
+        let base_url = format!(
+            "{}/realms/{realm}/scim/v2",
+            self.opts.public_url.trim_end_matches('/')
+        );
+        let group_parent = match &settings.group_parent {
+            None => None,
+            Some(path) => {
+                let group = self
+                    .kc
+                    .group_by_path(realm, path)
+                    .await
+                    .map_err(kc_err("group parent"))?
+                    .ok_or_else(|| {
+                        DirectoryError::Backend(format!(
+                            "the configured group parent {path} does not exist in realm {realm}"
+                        ))
+                    })?;
+                let id = group.id.unwrap_or_default();
+                let path = group.path.unwrap_or_else(|| path.clone());
+                Some((id, path))
+            }
+        };
+        Ok(Some(RealmState {
+            view: Arc::new(RealmView {
+                settings,
+                user_schema: mapping.schema().clone(),
+                user_input_schema: mapping.input_schema().clone(),
+                group_schema: group_schema(),
+                base_url,
+            }),
+            mapping,
+            group_parent,
+        }))
+    }
+
+    pub(super) async fn service_accounts(
+        &self,
+        realm: &str,
+    ) -> Result<Arc<ServiceAccounts>, DirectoryError> {
+        self.service_accounts
+            .get_or_load(realm, self.opts.cache_ttl, || async {
+                self.load_service_accounts(realm).await.map(Some)
+            })
+            .await
+    }
+
+    /// The service-account users of every client that has one.
+    pub(super) async fn load_service_accounts(
+        &self,
+        realm: &str,
+    ) -> Result<ServiceAccounts, DirectoryError> {
+        let kc = &self.kc;
+        let err = kc_err("service accounts");
+        let mut out = ServiceAccounts::default();
+        let clients = kc
+            .get_realm_value(realm, &["clients"], &[("max", "10000".to_owned())])
+            .await
+            .map_err(&err)?;
+        for c in clients.as_array().into_iter().flatten() {
+            let id = c.get("id").and_then(Value::as_str).unwrap_or_default();
+            if c.get("clientId").and_then(Value::as_str) == Some("realm-management") {
+                out.realm_management = Some(id.to_owned());
+            }
+            if c.get("serviceAccountsEnabled").and_then(Value::as_bool) != Some(true) {
+                continue;
+            }
+            match kc
+                .get_realm_value(realm, &["clients", id, "service-account-user"], &[])
+                .await
+            {
+                Ok(user) => {
+                    if let Some(uid) = user.get("id").and_then(Value::as_str) {
+                        out.ids.insert(uid.to_owned());
+                    }
+                }
+                Err(KcError::NotFound(_)) => {}
+                Err(e) => return Err(err(e)),
+            }
+        }
+        Ok(out)
+    }
+}
