@@ -9,7 +9,6 @@ use clap::{Parser, Subcommand};
 
 use crate::bootstrap::{self, tokens, BootstrapOptions};
 use crate::config::Settings;
-use crate::keycloak::KcAdmin;
 use crate::mapping::Profile;
 
 /// SCIM 2.0 service provider that runs as a sidecar beside Keycloak.
@@ -198,18 +197,8 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
     }
 }
 
-/// The admin client from settings, with a clear error when no credentials are set.
-pub fn admin_client(settings: &Settings) -> anyhow::Result<KcAdmin> {
-    let credentials = settings.admin_credentials().context(
-        "no Keycloak admin credentials: set KCSCIM_KEYCLOAK__CLIENT_ID and \
-         KCSCIM_KEYCLOAK__CLIENT_SECRET, or KCSCIM_KEYCLOAK__USERNAME and \
-         KCSCIM_KEYCLOAK__PASSWORD",
-    )?;
-    Ok(KcAdmin::new(&settings.keycloak, credentials)?)
-}
-
 async fn run_bootstrap(settings: &Settings, args: BootstrapArgs) -> anyhow::Result<()> {
-    let kc = admin_client(settings)?;
+    let kc = crate::startup::admin_client(settings)?;
     let opts = BootstrapOptions {
         realm: args.realm.clone(),
         template: args.template.clone(),
@@ -235,7 +224,7 @@ async fn run_bootstrap(settings: &Settings, args: BootstrapArgs) -> anyhow::Resu
 }
 
 async fn run_breaker(settings: &Settings, cmd: BreakerCommand) -> anyhow::Result<()> {
-    let kc = admin_client(settings)?;
+    let kc = crate::startup::admin_client(settings)?;
     match cmd {
         BreakerCommand::Status { realm } => {
             match bootstrap::breaker::breaker_status(&kc, &realm).await? {
@@ -258,7 +247,7 @@ async fn run_breaker(settings: &Settings, cmd: BreakerCommand) -> anyhow::Result
 }
 
 async fn run_token(settings: &Settings, cmd: TokenCommand) -> anyhow::Result<()> {
-    let kc = admin_client(settings)?;
+    let kc = crate::startup::admin_client(settings)?;
     match cmd {
         TokenCommand::Create {
             realm,
@@ -294,7 +283,7 @@ async fn run_token(settings: &Settings, cmd: TokenCommand) -> anyhow::Result<()>
 }
 
 async fn run_realm(settings: &Settings, cmd: RealmCommand) -> anyhow::Result<()> {
-    let kc = admin_client(settings)?;
+    let kc = crate::startup::admin_client(settings)?;
     match cmd {
         RealmCommand::Set {
             realm,
