@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use crate::bootstrap::{self, tokens, BootstrapOptions};
 use crate::config::Settings;
 use crate::mapping::Profile;
+use crate::realm::RealmName;
 
 /// SCIM 2.0 service provider that runs as a sidecar beside Keycloak.
 #[derive(Debug, Parser)]
@@ -56,13 +57,13 @@ pub enum BreakerCommand {
     Status {
         /// Realm.
         #[arg(long)]
-        realm: String,
+        realm: RealmName,
     },
     /// Close the breaker: disables and deletes are accepted again.
     Reset {
         /// Realm.
         #[arg(long)]
-        realm: String,
+        realm: RealmName,
     },
 }
 
@@ -73,7 +74,7 @@ pub enum TokenCommand {
     Create {
         /// Realm.
         #[arg(long)]
-        realm: String,
+        realm: RealmName,
         /// Expire the token after this many days.
         #[arg(long)]
         expires_in_days: Option<u32>,
@@ -82,13 +83,13 @@ pub enum TokenCommand {
     List {
         /// Realm.
         #[arg(long)]
-        realm: String,
+        realm: RealmName,
     },
     /// Revoke a token by id.
     Revoke {
         /// Realm.
         #[arg(long)]
-        realm: String,
+        realm: RealmName,
         /// Token id (from `token list`).
         id: String,
     },
@@ -102,7 +103,7 @@ pub enum RealmCommand {
     Set {
         /// Realm.
         #[arg(long)]
-        realm: String,
+        realm: RealmName,
         /// Answer SCIM requests (`false`: 404 on every SCIM path).
         #[arg(long)]
         enabled: Option<bool>,
@@ -124,7 +125,7 @@ pub enum RealmCommand {
     Show {
         /// Realm.
         #[arg(long)]
-        realm: String,
+        realm: RealmName,
     },
 }
 
@@ -133,7 +134,7 @@ pub enum RealmCommand {
 pub struct DoctorArgs {
     /// Realm to check.
     #[arg(long)]
-    pub realm: String,
+    pub realm: RealmName,
     /// Base URL of the running kc-scim (default: from `http.bind`).
     #[arg(long)]
     pub scim_url: Option<String>,
@@ -148,7 +149,7 @@ pub struct DoctorArgs {
 pub struct BootstrapArgs {
     /// Realm to set up.
     #[arg(long)]
-    pub realm: String,
+    pub realm: RealmName,
     /// Template (`passwordless`, or a JSON file) to create the realm from when absent.
     #[arg(long)]
     pub template: Option<String>,
@@ -200,7 +201,7 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
 async fn run_bootstrap(settings: &Settings, args: BootstrapArgs) -> anyhow::Result<()> {
     let kc = crate::startup::admin_client(settings)?;
     let opts = BootstrapOptions {
-        realm: args.realm.clone(),
+        realm: args.realm.to_string(),
         template: args.template.clone(),
         profile: args.profile,
         tenant_id: args.tenant_id.clone(),

@@ -22,12 +22,13 @@ use crate::keycloak::{outbound_client, KcAdmin, KcClient};
 use crate::mapping::{
     declared_attributes, MapperTable, Profile, RealmScimSettings, SCIM_CLIENT_ID,
 };
+use crate::realm::RealmName;
 
 /// What to check.
 #[derive(Debug, Clone)]
 pub struct DoctorOptions {
     /// The realm.
-    pub realm: String,
+    pub realm: RealmName,
     /// Base URL of the running sidecar (`http://host:port`); default from `http.bind`.
     pub scim_url: Option<String>,
     /// Bearer token for the SCIM request; issued (and revoked) when absent.
