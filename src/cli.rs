@@ -9,8 +9,8 @@ use clap::{Parser, Subcommand};
 
 use crate::bootstrap::{self, tokens, BootstrapOptions};
 use crate::config::Settings;
-use crate::keycloak::KcAdmin;
 use crate::mapping::Profile;
+use crate::realm::RealmName;
 
 /// SCIM 2.0 service provider that runs as a sidecar beside Keycloak.
 #[derive(Debug, Parser)]
@@ -57,13 +57,13 @@ pub enum BreakerCommand {
     Status {
         /// Realm.
         #[arg(long)]
-        realm: String,
+        realm: RealmName,
     },
     /// Close the breaker: disables and deletes are accepted again.
     Reset {
         /// Realm.
         #[arg(long)]
-        realm: String,
+        realm: RealmName,
     },
 }
 
@@ -74,7 +74,7 @@ pub enum TokenCommand {
     Create {
         /// Realm.
         #[arg(long)]
-        realm: String,
+        realm: RealmName,
         /// Expire the token after this many days.
         #[arg(long)]
         expires_in_days: Option<u32>,
@@ -83,13 +83,13 @@ pub enum TokenCommand {
     List {
         /// Realm.
         #[arg(long)]
-        realm: String,
+        realm: RealmName,
     },
     /// Revoke a token by id.
     Revoke {
         /// Realm.
         #[arg(long)]
-        realm: String,
+        realm: RealmName,
         /// Token id (from `token list`).
         id: String,
     },
@@ -103,7 +103,7 @@ pub enum RealmCommand {
     Set {
         /// Realm.
         #[arg(long)]
-        realm: String,
+        realm: RealmName,
         /// Answer SCIM requests (`false`: 404 on every SCIM path).
         #[arg(long)]
         enabled: Option<bool>,
@@ -125,7 +125,7 @@ pub enum RealmCommand {
     Show {
         /// Realm.
         #[arg(long)]
-        realm: String,
+        realm: RealmName,
     },
 }
 
@@ -134,7 +134,7 @@ pub enum RealmCommand {
 pub struct DoctorArgs {
     /// Realm to check.
     #[arg(long)]
-    pub realm: String,
+    pub realm: RealmName,
     /// Base URL of the running kc-scim (default: from `http.bind`).
     #[arg(long)]
     pub scim_url: Option<String>,
@@ -149,7 +149,7 @@ pub struct DoctorArgs {
 pub struct BootstrapArgs {
     /// Realm to set up.
     #[arg(long)]
-    pub realm: String,
+    pub realm: RealmName,
     /// Template (`passwordless`, or a JSON file) to create the realm from when absent.
     #[arg(long)]
     pub template: Option<String>,
@@ -198,20 +198,10 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
     }
 }
 
-/// The admin client from settings, with a clear error when no credentials are set.
-pub fn admin_client(settings: &Settings) -> anyhow::Result<KcAdmin> {
-    let credentials = settings.admin_credentials().context(
-        "no Keycloak admin credentials: set KCSCIM_KEYCLOAK__CLIENT_ID and \
-         KCSCIM_KEYCLOAK__CLIENT_SECRET, or KCSCIM_KEYCLOAK__USERNAME and \
-         KCSCIM_KEYCLOAK__PASSWORD",
-    )?;
-    Ok(KcAdmin::new(&settings.keycloak, credentials)?)
-}
-
 async fn run_bootstrap(settings: &Settings, args: BootstrapArgs) -> anyhow::Result<()> {
-    let kc = admin_client(settings)?;
+    let kc = crate::startup::admin_client(settings)?;
     let opts = BootstrapOptions {
-        realm: args.realm.clone(),
+        realm: args.realm.to_string(),
         template: args.template.clone(),
         profile: args.profile,
         tenant_id: args.tenant_id.clone(),
@@ -235,7 +225,7 @@ async fn run_bootstrap(settings: &Settings, args: BootstrapArgs) -> anyhow::Resu
 }
 
 async fn run_breaker(settings: &Settings, cmd: BreakerCommand) -> anyhow::Result<()> {
-    let kc = admin_client(settings)?;
+    let kc = crate::startup::admin_client(settings)?;
     match cmd {
         BreakerCommand::Status { realm } => {
             match bootstrap::breaker::breaker_status(&kc, &realm).await? {
@@ -258,7 +248,7 @@ async fn run_breaker(settings: &Settings, cmd: BreakerCommand) -> anyhow::Result
 }
 
 async fn run_token(settings: &Settings, cmd: TokenCommand) -> anyhow::Result<()> {
-    let kc = admin_client(settings)?;
+    let kc = crate::startup::admin_client(settings)?;
     match cmd {
         TokenCommand::Create {
             realm,
@@ -294,7 +284,7 @@ async fn run_token(settings: &Settings, cmd: TokenCommand) -> anyhow::Result<()>
 }
 
 async fn run_realm(settings: &Settings, cmd: RealmCommand) -> anyhow::Result<()> {
-    let kc = admin_client(settings)?;
+    let kc = crate::startup::admin_client(settings)?;
     match cmd {
         RealmCommand::Set {
             realm,

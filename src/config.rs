@@ -285,7 +285,7 @@ impl Settings {
             .parse::<std::net::SocketAddr>()
             .map_err(|e| ConfigError::Semantic(format!("http.bind {:?}: {e}", self.http.bind)))?;
         for realm in &self.realms {
-            crate::keycloak::validate_realm_name(realm)
+            crate::realm::RealmName::parse(realm)
                 .map_err(|e| ConfigError::Semantic(format!("realms: {e}")))?;
         }
         Ok(())

@@ -22,12 +22,13 @@ use crate::keycloak::{outbound_client, KcAdmin, KcClient};
 use crate::mapping::{
     declared_attributes, MapperTable, Profile, RealmScimSettings, SCIM_CLIENT_ID,
 };
+use crate::realm::RealmName;
 
 /// What to check.
 #[derive(Debug, Clone)]
 pub struct DoctorOptions {
     /// The realm.
-    pub realm: String,
+    pub realm: RealmName,
     /// Base URL of the running sidecar (`http://host:port`); default from `http.bind`.
     pub scim_url: Option<String>,
     /// Bearer token for the SCIM request; issued (and revoked) when absent.
@@ -97,7 +98,6 @@ const AFTER_CLIENT: [&str; 6] = [
 
 /// Runs the checklist; `Err` when any item failed.
 pub async fn run(settings: &Settings, opts: &DoctorOptions) -> anyhow::Result<()> {
-    crate::keycloak::validate_realm_name(&opts.realm).map_err(anyhow::Error::msg)?;
     let mut list = Checklist::default();
     check_all(settings, opts, &mut list).await;
     if list.failed.is_empty() {
@@ -121,7 +121,7 @@ async fn check_all(settings: &Settings, opts: &DoctorOptions, list: &mut Checkli
         list.skip(&rest, ITEM_REACHABLE);
         return;
     }
-    let kc = match crate::cli::admin_client(settings) {
+    let kc = match crate::startup::admin_client(settings) {
         Ok(kc) => kc,
         Err(e) => {
             list.fail(ITEM_TOKEN, format!("{e:#}"));

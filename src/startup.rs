@@ -12,9 +12,10 @@ use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 
 use crate::bootstrap::{self, BootstrapOptions};
-use crate::config::Settings;
+use crate::config::{AdminCredentials, Settings};
 use crate::directory::{KcDirectory, KcDirectoryOptions};
 use crate::http::{self, AppState, Limits};
+use crate::keycloak::{AdminGrant, KcAdmin, KcAdminOptions, KcError};
 
 /// How long in-flight requests may take to finish after SIGTERM.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
@@ -29,7 +30,7 @@ pub struct Application {
 impl Application {
     /// Ensures the SCIM setup of `settings.realms`, then binds `http.bind`.
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
-        let kc = crate::cli::admin_client(settings)?;
+        let kc = admin_client(settings)?;
         for realm in &settings.realms {
             let opts = BootstrapOptions {
                 realm: realm.clone(),
@@ -99,6 +100,41 @@ impl Application {
     /// Serves until SIGINT / SIGTERM, then finishes in-flight requests.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
+    }
+}
+
+/// The admin client from settings, with a clear error when no credentials are set.
+pub fn admin_client(settings: &Settings) -> anyhow::Result<KcAdmin> {
+    let credentials = settings.admin_credentials().context(
+        "no Keycloak admin credentials: set KCSCIM_KEYCLOAK__CLIENT_ID and \
+         KCSCIM_KEYCLOAK__CLIENT_SECRET, or KCSCIM_KEYCLOAK__USERNAME and \
+         KCSCIM_KEYCLOAK__PASSWORD",
+    )?;
+    let kc = &settings.keycloak;
+    let base_url = url::Url::parse(&kc.url)
+        .map_err(|e| KcError::Protocol(format!("keycloak.url {:?}: {e}", kc.url)))?;
+    Ok(KcAdmin::new(KcAdminOptions {
+        base_url,
+        admin_realm: kc.admin_realm.clone(),
+        grant: admin_grant(credentials),
+        timeout: Duration::from_millis(kc.timeout_ms),
+        connect_timeout: Duration::from_millis(kc.connect_timeout_ms),
+    })?)
+}
+
+/// The settings' admin credentials as the Keycloak client takes them.
+fn admin_grant(credentials: AdminCredentials) -> AdminGrant {
+    match credentials {
+        AdminCredentials::ClientCredentials {
+            client_id,
+            client_secret,
+        } => AdminGrant::ClientCredentials {
+            client_id,
+            client_secret,
+        },
+        AdminCredentials::Password { username, password } => {
+            AdminGrant::Password { username, password }
+        }
     }
 }
 

@@ -290,11 +290,7 @@ async fn run_time_roles_suffice_for_every_user_operation() {
         "{}",
         String::from_utf8_lossy(&token_create.stderr)
     );
-    let limited = KcAdmin::new(
-        &settings.keycloak,
-        settings.admin_credentials().expect("credentials"),
-    )
-    .expect("client");
+    let limited = kc_scim::startup::admin_client(&settings).expect("client");
     let other = limited
         .get_realm_value("master", &["users"], &[("max", "1".to_owned())])
         .await;

@@ -128,7 +128,7 @@ impl OwnKeycloak {
 
     fn admin(&self) -> KcAdmin {
         let s = Settings::load_from(None, self.env()).expect("settings");
-        KcAdmin::new(&s.keycloak, s.admin_credentials().expect("credentials")).expect("client")
+        kc_scim::startup::admin_client(&s).expect("client")
     }
 }
 

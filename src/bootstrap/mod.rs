@@ -130,7 +130,7 @@ impl fmt::Display for Report {
 
 /// Runs every ensure step for one realm.
 pub async fn run(kc: &KcAdmin, opts: &BootstrapOptions) -> anyhow::Result<Report> {
-    crate::keycloak::validate_realm_name(&opts.realm).map_err(anyhow::Error::msg)?;
+    crate::realm::RealmName::parse(&opts.realm)?;
     if opts.profile == Some(Profile::Azure) && opts.tenant_id.is_none() {
         // Checked again against what is stored, below; fail early when we can.
         tracing::debug!("profile azure requested; tenant id must be stored already");

@@ -10,13 +10,9 @@ mod error;
 mod token;
 mod types;
 
-pub use client::{outbound_client, CallStats, GroupQuery, KcAdmin, UserQuery};
+pub use client::{
+    outbound_client, CallStats, GroupQuery, KcAdmin, KcAdminOptions, RoleScope, UserQuery,
+};
 pub use error::{KcError, KcFieldError};
-pub use types::{KcClient, KcGroup, KcProtocolMapper, KcRealm, KcUser};
-
-/// Realm names the sidecar accepts (see `crate::realm::RealmName`).
-pub fn validate_realm_name(name: &str) -> Result<(), String> {
-    crate::realm::RealmName::parse(name)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
-}
+pub use token::AdminGrant;
+pub use types::{KcClient, KcGroup, KcProtocolMapper, KcRealm, KcRole, KcUser};

@@ -17,10 +17,24 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::{Mutex, RwLock};
 
 use super::KcError;
-use crate::config::AdminCredentials;
 
 /// Refresh this long before Keycloak's stated expiry (master tokens live 60 s).
 const EARLY_REFRESH: Duration = Duration::from_secs(15);
+
+/// How the sidecar authenticates to the Admin API.
+#[derive(Debug, Clone)]
+pub enum AdminGrant {
+    /// Client-credentials grant on a confidential client with a service account.
+    ClientCredentials {
+        client_id: String,
+        client_secret: SecretString,
+    },
+    /// Password grant on `admin-cli`.
+    Password {
+        username: String,
+        password: SecretString,
+    },
+}
 
 type TokenClient =
     BasicClient<EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
@@ -34,7 +48,7 @@ pub(crate) struct AdminToken {
 
 pub(crate) struct TokenSource {
     oauth: TokenClient,
-    credentials: AdminCredentials,
+    credentials: AdminGrant,
     token_url: String,
     cached: RwLock<Option<AdminToken>>,
     refresh: Mutex<()>,
@@ -46,7 +60,7 @@ impl TokenSource {
     pub(crate) fn new(
         base: &url::Url,
         admin_realm: &str,
-        credentials: AdminCredentials,
+        credentials: AdminGrant,
         refreshes: Arc<AtomicU64>,
     ) -> Result<Self, KcError> {
         let mut url = base.clone();
@@ -58,14 +72,12 @@ impl TokenSource {
         let token_uri =
             TokenUrl::new(token_url.clone()).map_err(|e| KcError::Protocol(e.to_string()))?;
         let oauth = match &credentials {
-            AdminCredentials::ClientCredentials {
+            AdminGrant::ClientCredentials {
                 client_id,
                 client_secret,
             } => BasicClient::new(ClientId::new(client_id.clone()))
                 .set_client_secret(ClientSecret::new(client_secret.expose_secret().to_owned())),
-            AdminCredentials::Password { .. } => {
-                BasicClient::new(ClientId::new("admin-cli".to_owned()))
-            }
+            AdminGrant::Password { .. } => BasicClient::new(ClientId::new("admin-cli".to_owned())),
         }
         .set_token_uri(token_uri);
         Ok(Self {
@@ -122,13 +134,13 @@ impl TokenSource {
         }
         let started = Instant::now();
         let response = match &self.credentials {
-            AdminCredentials::ClientCredentials { .. } => {
+            AdminGrant::ClientCredentials { .. } => {
                 self.oauth
                     .exchange_client_credentials()
                     .request_async(http)
                     .await
             }
-            AdminCredentials::Password { username, password } => {
+            AdminGrant::Password { username, password } => {
                 let user = ResourceOwnerUsername::new(username.clone());
                 let pass = ResourceOwnerPassword::new(password.expose_secret().to_owned());
                 self.oauth

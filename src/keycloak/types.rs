@@ -120,3 +120,14 @@ pub struct KcGroup {
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+
+/// `RoleRepresentation` (the parts we use).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct KcRole {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub name: String,
+    #[serde(default)]
+    pub composite: bool,
+}

@@ -37,7 +37,7 @@ pub fn settings() -> Settings {
 /// A fresh admin client (its own call counters).
 pub fn admin() -> KcAdmin {
     let s = settings();
-    KcAdmin::new(&s.keycloak, s.admin_credentials().expect("credentials")).expect("client")
+    kc_scim::startup::admin_client(&s).expect("client")
 }
 
 /// A realm name no other test uses.

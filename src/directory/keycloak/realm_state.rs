@@ -43,7 +43,7 @@ pub(super) struct ServiceAccounts {
 
 impl KcDirectory {
     pub(super) async fn state(&self, realm: &str) -> Result<Arc<RealmState>, DirectoryError> {
-        if crate::keycloak::validate_realm_name(realm).is_err() {
+        if crate::realm::RealmName::parse(realm).is_err() {
             return Err(DirectoryError::NotFound(format!(
                 "no SCIM endpoint for realm {realm:?}"
             )));

@@ -1,0 +1,330 @@
+//! `KcAdmin`: one hardened outbound HTTP client (timeouts, no redirects, a
+//! user agent, pooled connections) plus the admin token, the request plumbing
+//! every Admin REST call goes through, and [`CallStats`], which tests use to
+//! hold the per-operation call budget. The typed calls live in one file per
+//! Admin API section (`realms`, `clients`, `users`, `groups`, `roles`), each
+//! building its paths with one helper on top of [`realm_path`].
+//!
+//! Invariant: every Admin API call goes through `KcAdmin::call` (counted,
+//! timed, retried once on a 401, `.`/`..`/empty segments refused), and this
+//! module is built from plain values: it knows nothing of the settings file.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use secrecy::ExposeSecret;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::token::{AdminGrant, TokenSource};
+use super::KcError;
+
+mod clients;
+mod groups;
+mod realms;
+mod roles;
+mod users;
+
+pub use groups::GroupQuery;
+pub use roles::RoleScope;
+pub use users::UserQuery;
+
+/// Counters of the Admin API traffic of one `KcAdmin`.
+#[derive(Debug, Default)]
+pub struct CallStats {
+    /// Admin API calls made (token requests excluded).
+    pub calls: AtomicU64,
+    /// Of those, calls that write (anything but GET).
+    pub writes: AtomicU64,
+    /// Calls that failed with a transport error or a 5xx.
+    pub errors: AtomicU64,
+    /// Admin token requests.
+    pub token_refreshes: Arc<AtomicU64>,
+    /// Sum of call latencies, in microseconds.
+    pub latency_micros: AtomicU64,
+}
+
+impl CallStats {
+    /// Calls made so far.
+    #[must_use]
+    pub fn calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+    /// Writes made so far.
+    #[must_use]
+    pub fn writes(&self) -> u64 {
+        self.writes.load(Ordering::Relaxed)
+    }
+}
+
+/// What [`KcAdmin::new`] needs: where Keycloak is, how to authenticate to its
+/// Admin API, and how long one call may take.
+#[derive(Debug, Clone)]
+pub struct KcAdminOptions {
+    /// Base URL of Keycloak as the sidecar reaches it.
+    pub base_url: url::Url,
+    /// Realm the admin credentials belong to.
+    pub admin_realm: String,
+    /// The admin credentials.
+    pub grant: AdminGrant,
+    /// Timeout of one Admin API call.
+    pub timeout: Duration,
+    /// Timeout for opening a connection.
+    pub connect_timeout: Duration,
+}
+
+/// The Admin REST client. Cheap to clone; clones share the pool, token and stats.
+#[derive(Clone)]
+pub struct KcAdmin {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    base: url::Url,
+    tokens: TokenSource,
+    stats: Arc<CallStats>,
+}
+
+impl KcAdmin {
+    /// Builds the client; makes no call yet.
+    pub fn new(options: KcAdminOptions) -> Result<Self, KcError> {
+        let KcAdminOptions {
+            base_url: base,
+            admin_realm,
+            grant,
+            timeout,
+            connect_timeout,
+        } = options;
+        let http = outbound_client(timeout, connect_timeout)
+            .map_err(|e| KcError::Protocol(format!("HTTP client: {e}")))?;
+        let stats = Arc::new(CallStats::default());
+        let tokens = TokenSource::new(
+            &base,
+            &admin_realm,
+            grant,
+            Arc::clone(&stats.token_refreshes),
+        )?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http,
+                base,
+                tokens,
+                stats,
+            }),
+        })
+    }
+
+    /// Counters of this client's traffic.
+    #[must_use]
+    pub fn stats(&self) -> &Arc<CallStats> {
+        &self.inner.stats
+    }
+
+    /// The base URL of Keycloak as the sidecar reaches it.
+    #[must_use]
+    pub fn base_url(&self) -> &url::Url {
+        &self.inner.base
+    }
+
+    /// Ensures an admin token can be had now (fetches one when none is cached).
+    pub async fn check_token(&self) -> Result<(), KcError> {
+        self.inner.tokens.get(&self.inner.http).await.map(|_| ())
+    }
+
+    /// Forgets the cached admin token (permissions changed, e.g. a new realm).
+    pub async fn forget_token(&self) {
+        self.inner.tokens.clear().await;
+    }
+
+    fn url(&self, segments: &[&str]) -> url::Url {
+        let mut url = self.inner.base.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(segments);
+        }
+        url
+    }
+
+    /// One Admin API call with the admin token; retried once with a fresh
+    /// token on a 401. Returns the status and body of a success.
+    async fn call(
+        &self,
+        method: Method,
+        segments: &[&str],
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<(StatusCode, reqwest::header::HeaderMap, bytes::Bytes), KcError> {
+        let what = segments.join("/");
+        // `url` resolves "." and ".." segments: an id of ".." would address
+        // the collection above it. No Keycloak object has such an id.
+        if segments
+            .iter()
+            .any(|s| s.is_empty() || *s == "." || *s == "..")
+        {
+            return Err(KcError::NotFound(what));
+        }
+        let url = self.url(segments);
+        let mut retried = false;
+        loop {
+            let token = self.inner.tokens.get(&self.inner.http).await?;
+            let stats = &self.inner.stats;
+            stats.calls.fetch_add(1, Ordering::Relaxed);
+            if method != Method::GET {
+                stats.writes.fetch_add(1, Ordering::Relaxed);
+            }
+            let mut request = self
+                .inner
+                .http
+                .request(method.clone(), url.clone())
+                .bearer_auth(token.secret.expose_secret())
+                .query(query);
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let started = Instant::now();
+            let sent = request.send().await;
+            let result = match sent {
+                Ok(response) => {
+                    let status = response.status();
+                    let headers = response.headers().clone();
+                    response
+                        .bytes()
+                        .await
+                        .map(|bytes| (status, headers, bytes))
+                        .map_err(|e| KcError::from_transport(url.as_str(), &e))
+                }
+                Err(e) => Err(KcError::from_transport(url.as_str(), &e)),
+            };
+            let elapsed = started.elapsed();
+            let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+            stats.latency_micros.fetch_add(micros, Ordering::Relaxed);
+            let metrics = crate::telemetry::metrics::metrics();
+            if let Some(m) = metrics {
+                m.keycloak_latency
+                    .with_label_values(&[method.as_str()])
+                    .observe(elapsed.as_secs_f64());
+            }
+            let (status, headers, bytes) = result.inspect_err(|e| {
+                stats.errors.fetch_add(1, Ordering::Relaxed);
+                if let Some(m) = metrics {
+                    let kind = if matches!(e, KcError::Timeout { .. }) {
+                        "timeout"
+                    } else {
+                        "unreachable"
+                    };
+                    m.keycloak_errors.with_label_values(&[kind]).inc();
+                }
+            })?;
+            if status == StatusCode::UNAUTHORIZED && !retried {
+                retried = true;
+                self.inner.tokens.invalidate(token.generation).await;
+                continue;
+            }
+            if status.is_success() {
+                return Ok((status, headers, bytes));
+            }
+            if status.is_server_error() {
+                stats.errors.fetch_add(1, Ordering::Relaxed);
+                if let Some(m) = metrics {
+                    m.keycloak_errors.with_label_values(&["server_error"]).inc();
+                }
+            }
+            if status == StatusCode::UNAUTHORIZED {
+                return Err(KcError::AdminAuth(format!(
+                    "the Admin API refused a fresh token for {what}"
+                )));
+            }
+            return Err(KcError::from_status(status.as_u16(), &what, &bytes));
+        }
+    }
+
+    async fn get_json<T: DeserializeOwned>(
+        &self,
+        segments: &[&str],
+        query: &[(&str, String)],
+    ) -> Result<T, KcError> {
+        let (_, _, bytes) = self.call(Method::GET, segments, query, None).await?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| KcError::Protocol(format!("{}: {e}", segments.join("/"))))
+    }
+
+    /// GET that maps 404 to `None`.
+    async fn get_optional<T: DeserializeOwned>(
+        &self,
+        segments: &[&str],
+    ) -> Result<Option<T>, KcError> {
+        match self.get_json(segments, &[]).await {
+            Ok(v) => Ok(Some(v)),
+            Err(KcError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// POST that creates an object; returns the id from `Location`.
+    async fn create<B: Serialize>(&self, segments: &[&str], body: &B) -> Result<String, KcError> {
+        let body = to_value(body)?;
+        let (_, headers, _) = self.call(Method::POST, segments, &[], Some(&body)).await?;
+        headers
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|loc| loc.rsplit('/').next())
+            .filter(|id| !id.is_empty())
+            .map(str::to_owned)
+            .ok_or_else(|| KcError::Protocol(format!("{}: no Location", segments.join("/"))))
+    }
+
+    async fn write<B: Serialize>(
+        &self,
+        method: Method,
+        segments: &[&str],
+        body: Option<&B>,
+    ) -> Result<(), KcError> {
+        let body = body.map(to_value).transpose()?;
+        self.call(method, segments, &[], body.as_ref()).await?;
+        Ok(())
+    }
+
+    /// GET of any Admin API path below `/admin/realms/{realm}/` as JSON (for
+    /// checks and diagnostics that need a call no typed method covers).
+    pub async fn get_realm_value(
+        &self,
+        realm: &str,
+        path: &[&str],
+        query: &[(&str, String)],
+    ) -> Result<Value, KcError> {
+        self.get_json(&realm_path(realm, path), query).await
+    }
+}
+
+/// `admin/realms/{realm}/{tail…}`: the root the path helper of every section
+/// builds on.
+fn realm_path<'a>(realm: &'a str, tail: &[&'a str]) -> Vec<&'a str> {
+    let mut segments = vec!["admin", "realms", realm];
+    segments.extend_from_slice(tail);
+    segments
+}
+
+fn to_value<B: Serialize>(body: &B) -> Result<Value, KcError> {
+    serde_json::to_value(body).map_err(|e| KcError::Protocol(format!("cannot encode body: {e}")))
+}
+
+/// The one outbound HTTP client configuration: bounded timeouts, no redirects
+/// (a redirect from Keycloak would carry the admin token elsewhere), our user
+/// agent, pooled keep-alive connections.
+pub fn outbound_client(
+    timeout: Duration,
+    connect_timeout: Duration,
+) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(connect_timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("kc-scim/", env!("CARGO_PKG_VERSION")))
+        .pool_idle_timeout(Duration::from_secs(60))
+        .pool_max_idle_per_host(64)
+        .tcp_nodelay(true)
+        .build()
+}

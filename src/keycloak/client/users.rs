@@ -1,0 +1,212 @@
+//! Users of a realm: search and count, read, create, update, delete, the
+//! user profile, passwords (tests), and a user's direct group memberships.
+//!
+//! Invariant: every path here is built by [`users_path`].
+
+use reqwest::Method;
+use serde_json::Value;
+
+use super::{realm_path, KcAdmin};
+use crate::keycloak::{KcError, KcGroup, KcUser};
+
+/// Search parameters of `GET /admin/realms/{r}/users`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserQuery {
+    /// `username` with `exact=true`.
+    pub username: Option<String>,
+    /// `email` with `exact=true`.
+    pub email: Option<String>,
+    /// `q=name:value` attribute search (exact match in Keycloak).
+    pub attribute: Option<(String, String)>,
+    /// `search` (substring over username, email, first and last name).
+    pub search: Option<String>,
+    /// Offset (`first`).
+    pub first: usize,
+    /// Page size (`max`).
+    pub max: usize,
+}
+
+impl UserQuery {
+    fn params(&self) -> Vec<(&'static str, String)> {
+        let mut p = vec![
+            ("briefRepresentation", "false".to_owned()),
+            ("first", self.first.to_string()),
+            ("max", self.max.to_string()),
+        ];
+        self.push_filters(&mut p);
+        p
+    }
+
+    fn push_filters(&self, p: &mut Vec<(&'static str, String)>) {
+        let mut exact = false;
+        if let Some(u) = &self.username {
+            p.push(("username", u.clone()));
+            exact = true;
+        }
+        if let Some(e) = &self.email {
+            p.push(("email", e.clone()));
+            exact = true;
+        }
+        if exact {
+            p.push(("exact", "true".to_owned()));
+        }
+        if let Some((name, value)) = &self.attribute {
+            p.push(("q", format!("{name}:{value}")));
+        }
+        if let Some(s) = &self.search {
+            p.push(("search", s.clone()));
+        }
+    }
+}
+
+/// `admin/realms/{realm}/users/{tail…}`.
+fn users_path<'a>(realm: &'a str, tail: &[&'a str]) -> Vec<&'a str> {
+    let mut segments = realm_path(realm, &["users"]);
+    segments.extend_from_slice(tail);
+    segments
+}
+
+impl KcAdmin {
+    /// The realm's user-profile configuration (kept as JSON: we only touch
+    /// `attributes` and carry everything else through).
+    pub async fn user_profile(&self, realm: &str) -> Result<Value, KcError> {
+        self.get_json(&users_path(realm, &["profile"]), &[]).await
+    }
+
+    /// Replaces the realm's user-profile configuration.
+    pub async fn update_user_profile(&self, realm: &str, profile: &Value) -> Result<(), KcError> {
+        self.write(Method::PUT, &users_path(realm, &["profile"]), Some(profile))
+            .await
+    }
+
+    /// Creates a user; returns its id.
+    pub async fn create_user(&self, realm: &str, user: &KcUser) -> Result<String, KcError> {
+        self.create(&users_path(realm, &[]), user).await
+    }
+
+    /// A user by id; `None` when there is none.
+    pub async fn get_user(&self, realm: &str, id: &str) -> Result<Option<KcUser>, KcError> {
+        self.get_optional(&users_path(realm, &[id])).await
+    }
+
+    /// Replaces a user representation (attributes are replaced whole).
+    pub async fn update_user(&self, realm: &str, id: &str, user: &KcUser) -> Result<(), KcError> {
+        self.write(Method::PUT, &users_path(realm, &[id]), Some(user))
+            .await
+    }
+
+    /// Deletes a user.
+    pub async fn delete_user(&self, realm: &str, id: &str) -> Result<(), KcError> {
+        self.write::<Value>(Method::DELETE, &users_path(realm, &[id]), None)
+            .await
+    }
+
+    /// Searches users.
+    pub async fn find_users(&self, realm: &str, query: &UserQuery) -> Result<Vec<KcUser>, KcError> {
+        self.get_json(&users_path(realm, &[]), &query.params())
+            .await
+    }
+
+    /// Counts the users a query would return (paging ignored).
+    pub async fn count_users(&self, realm: &str, query: &UserQuery) -> Result<usize, KcError> {
+        let mut params = Vec::new();
+        query.push_filters(&mut params);
+        self.get_json(&users_path(realm, &["count"]), &params).await
+    }
+
+    /// Sets a user's password (tests and demos).
+    #[cfg(feature = "test-support")]
+    pub async fn set_password(
+        &self,
+        realm: &str,
+        id: &str,
+        password: &str,
+        temporary: bool,
+    ) -> Result<(), KcError> {
+        let body =
+            serde_json::json!({"type": "password", "value": password, "temporary": temporary});
+        self.write(
+            Method::PUT,
+            &users_path(realm, &[id, "reset-password"]),
+            Some(&body),
+        )
+        .await
+    }
+
+    /// Makes a user a direct member of a group (idempotent in Keycloak).
+    pub async fn add_group_member(
+        &self,
+        realm: &str,
+        user: &str,
+        group: &str,
+    ) -> Result<(), KcError> {
+        self.write::<Value>(
+            Method::PUT,
+            &users_path(realm, &[user, "groups", group]),
+            None,
+        )
+        .await
+    }
+
+    /// Removes a user from a group (idempotent in Keycloak).
+    pub async fn remove_group_member(
+        &self,
+        realm: &str,
+        user: &str,
+        group: &str,
+    ) -> Result<(), KcError> {
+        self.write::<Value>(
+            Method::DELETE,
+            &users_path(realm, &[user, "groups", group]),
+            None,
+        )
+        .await
+    }
+
+    /// The groups a user is a direct member of.
+    pub async fn user_groups(&self, realm: &str, user: &str) -> Result<Vec<KcGroup>, KcError> {
+        self.get_json(
+            &users_path(realm, &[user, "groups"]),
+            &[
+                ("briefRepresentation", "false".to_owned()),
+                ("max", "1000".to_owned()),
+            ],
+        )
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{users_path, UserQuery};
+
+    #[test]
+    fn users_path_puts_the_tail_below_the_realms_users() {
+        assert_eq!(
+            users_path("demo", &[]),
+            ["admin", "realms", "demo", "users"]
+        );
+        assert_eq!(
+            users_path("demo", &["u1", "groups", "g1"]),
+            ["admin", "realms", "demo", "users", "u1", "groups", "g1"]
+        );
+    }
+
+    #[test]
+    fn user_query_asks_exact_only_for_username_or_email() {
+        let by_name = UserQuery {
+            username: Some("ann".to_owned()),
+            max: 10,
+            ..UserQuery::default()
+        };
+        let by_search = UserQuery {
+            search: Some("an".to_owned()),
+            max: 10,
+            ..UserQuery::default()
+        };
+        let has = |q: &UserQuery, k: &str| q.params().iter().any(|(n, _)| *n == k);
+        assert!(has(&by_name, "exact"));
+        assert!(!has(&by_search, "exact"));
+        assert!(has(&by_search, "search"));
+    }
+}
