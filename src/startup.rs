@@ -71,7 +71,10 @@ impl Application {
             .with_context(|| format!("cannot listen on {}", settings.http.bind))?;
         let port = listener.local_addr()?.port();
         let mut server = HttpServer::new(move || {
-            App::new().configure(|cfg| http::configure(cfg, state.clone()))
+            App::new()
+                .wrap(actix_web::middleware::from_fn(http::echo_request_id))
+                .wrap(http::request_logger())
+                .configure(|cfg| http::configure(cfg, state.clone()))
         })
         .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
         .listen(listener)?;

@@ -6,7 +6,8 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
-use super::request::{authorize, scim_response};
+use super::authorized::Authorized;
+use super::request::scim_response;
 use super::{ApiError, AppState};
 use crate::scim::schema::{
     resource_type_document, schema_documents, service_provider_config as spc_document,
@@ -33,8 +34,7 @@ pub async fn no_such_endpoint(req: HttpRequest) -> HttpResponse {
 }
 
 /// `GET /ServiceProviderConfig`.
-pub async fn service_provider_config(req: HttpRequest, state: web::Data<AppState>) -> Result {
-    let scope = authorize(&req, &state).await?;
+pub async fn service_provider_config(scope: Authorized, state: web::Data<AppState>) -> Result {
     let doc = spc_document(
         &scope.view.base_url,
         u32::try_from(state.limits.max_results).unwrap_or(u32::MAX),
@@ -44,7 +44,7 @@ pub async fn service_provider_config(req: HttpRequest, state: web::Data<AppState
     Ok(scim_response(StatusCode::OK, &doc))
 }
 
-fn resource_types_of(scope: &super::request::Scope) -> Vec<serde_json::Value> {
+fn resource_types_of(scope: &Authorized) -> Vec<serde_json::Value> {
     vec![
         resource_type_document(
             "User",
@@ -62,8 +62,7 @@ fn resource_types_of(scope: &super::request::Scope) -> Vec<serde_json::Value> {
 }
 
 /// `GET /ResourceTypes`.
-pub async fn resource_types(req: HttpRequest, state: web::Data<AppState>) -> Result {
-    let scope = authorize(&req, &state).await?;
+pub async fn resource_types(scope: Authorized) -> Result {
     let docs = resource_types_of(&scope);
     let total = docs.len();
     Ok(scim_response(
@@ -73,8 +72,7 @@ pub async fn resource_types(req: HttpRequest, state: web::Data<AppState>) -> Res
 }
 
 /// `GET /ResourceTypes/{name}`.
-pub async fn resource_type(req: HttpRequest, state: web::Data<AppState>) -> Result {
-    let scope = authorize(&req, &state).await?;
+pub async fn resource_type(scope: Authorized, req: HttpRequest) -> Result {
     let name = req.match_info().get("name").unwrap_or_default();
     resource_types_of(&scope)
         .into_iter()
@@ -83,7 +81,7 @@ pub async fn resource_type(req: HttpRequest, state: web::Data<AppState>) -> Resu
         .ok_or_else(|| ScimError::not_found(format!("no resource type {name:?}")).into())
 }
 
-fn schemas_of(scope: &super::request::Scope) -> Vec<serde_json::Value> {
+fn schemas_of(scope: &Authorized) -> Vec<serde_json::Value> {
     schema_documents(
         &[&scope.view.user_schema, &scope.view.group_schema],
         &scope.view.base_url,
@@ -91,8 +89,7 @@ fn schemas_of(scope: &super::request::Scope) -> Vec<serde_json::Value> {
 }
 
 /// `GET /Schemas`.
-pub async fn schemas(req: HttpRequest, state: web::Data<AppState>) -> Result {
-    let scope = authorize(&req, &state).await?;
+pub async fn schemas(scope: Authorized) -> Result {
     let docs = schemas_of(&scope);
     let total = docs.len();
     Ok(scim_response(
@@ -102,8 +99,7 @@ pub async fn schemas(req: HttpRequest, state: web::Data<AppState>) -> Result {
 }
 
 /// `GET /Schemas/{id}`.
-pub async fn schema(req: HttpRequest, state: web::Data<AppState>) -> Result {
-    let scope = authorize(&req, &state).await?;
+pub async fn schema(scope: Authorized, req: HttpRequest) -> Result {
     let id = req.match_info().get("id").unwrap_or_default();
     schemas_of(&scope)
         .into_iter()

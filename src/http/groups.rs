@@ -1,4 +1,4 @@
-//! `/Groups`: thin handlers — authorize, parse, call the directory, respond.
+//! `/Groups`: thin handlers — extract (the [`Authorized`] scope first), parse, call the directory, respond.
 //! `excludedAttributes=members` reaches the directory as "do not load
 //! members", so large groups are listed and looked up cheaply.
 
@@ -6,16 +6,17 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::Value;
 
+use super::authorized::Authorized;
 use super::request::{
-    audit, authorize, check_put_id, id_of, if_match, json_body, list_response, resource_reply,
-    ListParams, Projection, Scope,
+    audit, check_put_id, id_of, if_match, json_body, list_response, resource_reply, ListParams,
+    Projection,
 };
 use super::{ApiError, AppState};
 use crate::scim::{normalize_input, parse_patch_request};
 
 type Result = std::result::Result<HttpResponse, ApiError>;
 
-async fn respond_list(state: &AppState, scope: &Scope, params: &ListParams) -> Result {
+async fn respond_list(state: &AppState, scope: &Authorized, params: &ListParams) -> Result {
     let page = state
         .directory
         .list_groups(&scope.realm, &params.request)
@@ -24,23 +25,25 @@ async fn respond_list(state: &AppState, scope: &Scope, params: &ListParams) -> R
 }
 
 /// `GET /Groups`.
-pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result {
-    let scope = authorize(&req, &state).await?;
+pub async fn list(scope: Authorized, req: HttpRequest, state: web::Data<AppState>) -> Result {
     let params = ListParams::from_query(&req, state.limits.max_results)?;
     respond_list(&state, &scope, &params).await
 }
 
 /// `POST /Groups/.search`.
-pub async fn search(req: HttpRequest, body: web::Payload, state: web::Data<AppState>) -> Result {
-    let scope = authorize(&req, &state).await?;
+pub async fn search(
+    scope: Authorized,
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<AppState>,
+) -> Result {
     let body = json_body(&req, body, state.limits.max_body_bytes).await?;
     let params = ListParams::from_search_body(&body, state.limits.max_results)?;
     respond_list(&state, &scope, &params).await
 }
 
 /// `GET /Groups/{id}`.
-pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result {
-    let scope = authorize(&req, &state).await?;
+pub async fn get(scope: Authorized, req: HttpRequest, state: web::Data<AppState>) -> Result {
     let with_members = !Projection::from_query(&req)?.excludes("members");
     let group = state
         .directory
@@ -50,8 +53,12 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result {
 }
 
 /// `POST /Groups`.
-pub async fn create(req: HttpRequest, body: web::Payload, state: web::Data<AppState>) -> Result {
-    let scope = authorize(&req, &state).await?;
+pub async fn create(
+    scope: Authorized,
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<AppState>,
+) -> Result {
     let raw = json_body(&req, body, state.limits.max_body_bytes).await?;
     let input = normalize_input(&raw, &scope.view.group_schema)?;
     let group = state.directory.create_group(&scope.realm, &input).await;
@@ -60,8 +67,12 @@ pub async fn create(req: HttpRequest, body: web::Payload, state: web::Data<AppSt
 }
 
 /// `PUT /Groups/{id}`.
-pub async fn replace(req: HttpRequest, body: web::Payload, state: web::Data<AppState>) -> Result {
-    let scope = authorize(&req, &state).await?;
+pub async fn replace(
+    scope: Authorized,
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<AppState>,
+) -> Result {
     let id = id_of(&req);
     let raw = json_body(&req, body, state.limits.max_body_bytes).await?;
     check_put_id(&raw, &id)?;
@@ -76,8 +87,12 @@ pub async fn replace(req: HttpRequest, body: web::Payload, state: web::Data<AppS
 
 /// `PATCH /Groups/{id}`: 204 No Content (RFC 7644 §3.5.2 allows it, and it
 /// spares re-reading every member of a large group).
-pub async fn patch(req: HttpRequest, body: web::Payload, state: web::Data<AppState>) -> Result {
-    let scope = authorize(&req, &state).await?;
+pub async fn patch(
+    scope: Authorized,
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<AppState>,
+) -> Result {
     let id = id_of(&req);
     let raw = json_body(&req, body, state.limits.max_body_bytes).await?;
     let patch = parse_patch_request(&raw)?;
@@ -92,8 +107,7 @@ pub async fn patch(req: HttpRequest, body: web::Payload, state: web::Data<AppSta
 }
 
 /// `DELETE /Groups/{id}`.
-pub async fn delete(req: HttpRequest, state: web::Data<AppState>) -> Result {
-    let scope = authorize(&req, &state).await?;
+pub async fn delete(scope: Authorized, req: HttpRequest, state: web::Data<AppState>) -> Result {
     let id = id_of(&req);
     let done = state
         .directory

@@ -1,16 +1,20 @@
-//! actix-web routes for `/realms/{realm}/scim/v2/*`: authentication, content
-//! types, body limits, query parsing, projection, and the one place where
-//! errors become responses ([`error::ApiError`]). Handlers are thin: extract,
-//! call the [`Directory`](crate::directory::Directory) port, respond.
+//! actix-web routes for `/realms/{realm}/scim/v2/*`: authentication (the
+//! [`Authorized`] extractor), content types, body limits, query parsing,
+//! projection, the one place where errors become responses
+//! ([`error::ApiError`]) and the request span that logs and counts each
+//! request once ([`span`]). Handlers are thin: extract, call the
+//! [`Directory`](crate::directory::Directory) port, respond.
 //!
 //! Invariant: this module never talks to Keycloak or the mapping directly;
 //! every response body is SCIM JSON with `Content-Type: application/scim+json`.
 
+mod authorized;
 mod discovery;
-mod metrics;
 pub mod error;
 mod groups;
+mod metrics;
 mod request;
+pub mod span;
 mod users;
 
 use std::sync::Arc;
@@ -19,7 +23,9 @@ use actix_web::web;
 
 use crate::directory::Directory;
 
+pub use authorized::Authorized;
 pub use error::ApiError;
+pub use span::{echo_request_id, request_logger};
 
 /// The SCIM media type.
 pub const SCIM_JSON: &str = "application/scim+json";
@@ -43,7 +49,8 @@ pub struct AppState {
     pub limits: Limits,
 }
 
-/// Mounts every route. Tests build the same app with this function.
+/// Mounts every route. Tests build the same app with this function; the
+/// composition root wraps it in [`request_logger`] and [`echo_request_id`].
 pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
     cfg.app_data(state)
         .route("/healthz", web::get().to(discovery::healthz))
@@ -51,7 +58,6 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
         .route("/metrics", web::get().to(metrics::render))
         .service(
             web::scope("/realms/{realm}/scim/v2")
-                .wrap(actix_web::middleware::from_fn(metrics::count_requests))
                 .route(
                     "/ServiceProviderConfig",
                     web::get().to(discovery::service_provider_config),

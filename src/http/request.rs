@@ -1,61 +1,19 @@
-//! Request plumbing shared by the handlers: realm and bearer checks, JSON
-//! bodies (content type, size limit, syntax), list parameters from the query
-//! string or a `.search` body, projection, and SCIM responses.
-
-use std::sync::Arc;
+//! Request plumbing shared by the handlers: JSON bodies (content type, size
+//! limit, syntax), list parameters from the query string or a `.search` body,
+//! projection, SCIM responses and the audit event. The realm and bearer checks
+//! live in [`super::authorized`] and run before any of this.
 
 use actix_web::http::{header, StatusCode};
-use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use futures::StreamExt;
 use serde_json::Value;
 
-use super::{ApiError, AppState, SCIM_JSON};
-use crate::auth::{self, AuthError, Credential};
-use crate::directory::{ListPage, ListRequest, RealmView};
+use super::authorized::Authorized;
+use super::{ApiError, SCIM_JSON};
+use crate::directory::{ListPage, ListRequest};
 use crate::scim::projection::{parse_attribute_list, project};
 use crate::scim::schema::ResourceSchema;
 use crate::scim::{parse_attr_path, parse_filter, AttrPath, ListResponse, ScimError};
-
-/// Marks a request whose realm resolved (bounded metric label values).
-#[derive(Clone)]
-pub struct KnownRealm(pub String);
-
-/// An authenticated request to one realm.
-pub struct Scope {
-    /// The realm from the path.
-    pub realm: String,
-    /// The realm's view.
-    pub view: Arc<RealmView>,
-    /// Who called.
-    pub credential: Credential,
-}
-
-/// Checks the realm (404 when it has no enabled SCIM endpoint) and the
-/// bearer credential (401). A static token unknown to the cached settings
-/// reloads them once (rate-limited per realm), so a new token works at once.
-pub async fn authorize(req: &HttpRequest, state: &AppState) -> Result<Scope, ApiError> {
-    let realm = req.match_info().get("realm").unwrap_or_default().to_owned();
-    let mut view = state.directory.realm(&realm).await?;
-    // The realm exists: metrics may label this request with it.
-    req.extensions_mut().insert(KnownRealm(realm.clone()));
-    let mut headers = req.headers().get_all(header::AUTHORIZATION);
-    let first = headers.next();
-    if headers.next().is_some() {
-        return Err(AuthError::Ambiguous.into());
-    }
-    let token = auth::bearer_token(first.and_then(|v| v.to_str().ok()))?;
-    let mut verified = state.auth.verify(&realm, token, &view.settings).await;
-    if verified == Err(AuthError::UnknownToken) && state.auth.may_refresh_settings(&realm) {
-        state.directory.refresh_realm(&realm).await;
-        view = state.directory.realm(&realm).await?;
-        verified = state.auth.verify(&realm, token, &view.settings).await;
-    }
-    Ok(Scope {
-        realm,
-        view,
-        credential: verified?,
-    })
-}
 
 /// The id path segment.
 pub fn id_of(req: &HttpRequest) -> String {
@@ -452,7 +410,7 @@ pub fn check_put_id(raw: &Value, id: &str) -> Result<(), ApiError> {
 /// One structured audit event per SCIM write (never a secret). `id` is the
 /// resource's id, or the created resource's when `None`.
 pub fn audit<E: std::fmt::Display>(
-    scope: &Scope,
+    scope: &Authorized,
     operation: &str,
     id: Option<&str>,
     outcome: &Result<Value, E>,

@@ -1,19 +1,20 @@
-//! `/Users`: thin handlers — authorize, parse, call the directory, respond.
+//! `/Users`: thin handlers — extract (the [`Authorized`] scope first), parse, call the directory, respond.
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::Value;
 
+use super::authorized::Authorized;
 use super::request::{
-    audit, authorize, check_put_id, id_of, if_match, json_body, list_response, resource_reply,
-    ListParams, Projection, Scope,
+    audit, check_put_id, id_of, if_match, json_body, list_response, resource_reply, ListParams,
+    Projection,
 };
 use super::{ApiError, AppState};
 use crate::scim::{normalize_input, parse_patch_request};
 
 type Result = std::result::Result<HttpResponse, ApiError>;
 
-async fn respond_list(state: &AppState, scope: &Scope, params: &ListParams) -> Result {
+async fn respond_list(state: &AppState, scope: &Authorized, params: &ListParams) -> Result {
     let page = state
         .directory
         .list_users(&scope.realm, &params.request)
@@ -22,23 +23,25 @@ async fn respond_list(state: &AppState, scope: &Scope, params: &ListParams) -> R
 }
 
 /// `GET /Users`.
-pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result {
-    let scope = authorize(&req, &state).await?;
+pub async fn list(scope: Authorized, req: HttpRequest, state: web::Data<AppState>) -> Result {
     let params = ListParams::from_query(&req, state.limits.max_results)?;
     respond_list(&state, &scope, &params).await
 }
 
 /// `POST /Users/.search`.
-pub async fn search(req: HttpRequest, body: web::Payload, state: web::Data<AppState>) -> Result {
-    let scope = authorize(&req, &state).await?;
+pub async fn search(
+    scope: Authorized,
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<AppState>,
+) -> Result {
     let body = json_body(&req, body, state.limits.max_body_bytes).await?;
     let params = ListParams::from_search_body(&body, state.limits.max_results)?;
     respond_list(&state, &scope, &params).await
 }
 
 /// `GET /Users/{id}`.
-pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result {
-    let scope = authorize(&req, &state).await?;
+pub async fn get(scope: Authorized, req: HttpRequest, state: web::Data<AppState>) -> Result {
     let with_groups = Projection::from_query(&req)?.requests("groups");
     let user = state
         .directory
@@ -48,8 +51,12 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result {
 }
 
 /// `POST /Users`.
-pub async fn create(req: HttpRequest, body: web::Payload, state: web::Data<AppState>) -> Result {
-    let scope = authorize(&req, &state).await?;
+pub async fn create(
+    scope: Authorized,
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<AppState>,
+) -> Result {
     let raw = json_body(&req, body, state.limits.max_body_bytes).await?;
     let input = normalize_input(&raw, &scope.view.user_input_schema)?;
     let user = state.directory.create_user(&scope.realm, &input).await;
@@ -58,8 +65,12 @@ pub async fn create(req: HttpRequest, body: web::Payload, state: web::Data<AppSt
 }
 
 /// `PUT /Users/{id}`.
-pub async fn replace(req: HttpRequest, body: web::Payload, state: web::Data<AppState>) -> Result {
-    let scope = authorize(&req, &state).await?;
+pub async fn replace(
+    scope: Authorized,
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<AppState>,
+) -> Result {
     let id = id_of(&req);
     let raw = json_body(&req, body, state.limits.max_body_bytes).await?;
     check_put_id(&raw, &id)?;
@@ -73,8 +84,12 @@ pub async fn replace(req: HttpRequest, body: web::Payload, state: web::Data<AppS
 }
 
 /// `PATCH /Users/{id}`.
-pub async fn patch(req: HttpRequest, body: web::Payload, state: web::Data<AppState>) -> Result {
-    let scope = authorize(&req, &state).await?;
+pub async fn patch(
+    scope: Authorized,
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<AppState>,
+) -> Result {
     let id = id_of(&req);
     let raw = json_body(&req, body, state.limits.max_body_bytes).await?;
     let patch = parse_patch_request(&raw)?;
@@ -87,8 +102,7 @@ pub async fn patch(req: HttpRequest, body: web::Payload, state: web::Data<AppSta
 }
 
 /// `DELETE /Users/{id}`.
-pub async fn delete(req: HttpRequest, state: web::Data<AppState>) -> Result {
-    let scope = authorize(&req, &state).await?;
+pub async fn delete(scope: Authorized, req: HttpRequest, state: web::Data<AppState>) -> Result {
     let id = id_of(&req);
     let done = state
         .directory

@@ -1,0 +1,150 @@
+//! The request span: a failed request's log line names its request (id,
+//! realm, resource, id) in the JSON log format, and `X-Request-Id` is echoed.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix_web::{test, web, App};
+use kc_scim::auth::{new_static_token, Authenticator, AuthenticatorOptions, JwksTiming};
+use kc_scim::directory::MemoryDirectory;
+use kc_scim::http::{self, AppState, Limits};
+use kc_scim::mapping::RealmScimSettings;
+use serde_json::{json, Value};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Clone, Default)]
+struct Lines(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Lines {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("lock").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'w> tracing_subscriber::fmt::MakeWriter<'w> for Lines {
+    type Writer = Lines;
+    fn make_writer(&'w self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+fn state() -> (web::Data<AppState>, String) {
+    let (stored, secret) = new_static_token(chrono::Utc::now(), None);
+    let settings = RealmScimSettings {
+        tokens: vec![stored],
+        ..RealmScimSettings::default()
+    };
+    let auth = Authenticator::new(
+        &reqwest::Client::new(),
+        AuthenticatorOptions {
+            entra_jwks_url: "http://127.0.0.1:9/keys".to_owned(),
+            keycloak_url: "http://127.0.0.1:9".to_owned(),
+            public_url: "http://127.0.0.1:9".to_owned(),
+            clock_skew: Duration::from_secs(60),
+            jwks: JwksTiming {
+                min_refetch: Duration::from_secs(10),
+                max_age: Duration::from_secs(3600),
+            },
+        },
+    );
+    let data = web::Data::new(AppState {
+        directory: Arc::new(MemoryDirectory::new(&["acme"], &settings)),
+        auth: Arc::new(auth),
+        limits: Limits {
+            max_results: 50,
+            max_body_bytes: 4096,
+        },
+    });
+    (data, secret)
+}
+
+#[actix_web::test]
+async fn a_failed_patch_logs_one_line_naming_its_request_and_echoes_the_request_id() {
+    let lines = Lines::default();
+    let _guard = tracing::subscriber::set_default(kc_scim::telemetry::json_subscriber(
+        EnvFilter::new("info"),
+        lines.clone(),
+    ));
+    let (data, token) = state();
+    let app = test::init_service(
+        App::new()
+            .wrap(actix_web::middleware::from_fn(http::echo_request_id))
+            .wrap(http::request_logger())
+            .configure(|cfg| http::configure(cfg, data.clone())),
+    )
+    .await;
+    let patch = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "active", "value": false}]});
+    let resp = test::call_service(
+        &app,
+        test::TestRequest::patch()
+            .uri("/realms/acme/scim/v2/Users/no-such-user?secret=hunter2")
+            .insert_header(("Authorization", format!("Bearer {token}")))
+            .insert_header(("X-Request-Id", "req-42"))
+            .insert_header(("Content-Type", "application/scim+json"))
+            .set_payload(patch.to_string())
+            .to_request(),
+    )
+    .await;
+    assert_eq!(resp.status().as_u16(), 404);
+    assert_eq!(
+        resp.headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok()),
+        Some("req-42")
+    );
+    // An id that could forge log lines is replaced, and the new one echoed.
+    let resp = test::call_service(
+        &app,
+        test::TestRequest::get()
+            .uri("/realms/acme/scim/v2/Users")
+            .insert_header(("X-Request-Id", "a b\tc"))
+            .to_request(),
+    )
+    .await;
+    assert_eq!(resp.status().as_u16(), 401);
+    let echoed = resp
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(uuid::Uuid::parse_str(&echoed).is_ok(), "{echoed}");
+
+    let text = String::from_utf8(lines.0.lock().expect("lock").clone()).expect("utf-8");
+    let failed: Vec<Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l["span"]["request_id"] == "req-42")
+        .collect();
+    // The audit event of the write names its request too.
+    assert!(failed.iter().any(|l| l["target"] == "audit"), "{text}");
+    let failed: Vec<&Value> = failed
+        .iter()
+        .filter(|l| l["target"] == "kc_scim::http::span")
+        .collect();
+    assert_eq!(failed.len(), 1, "one line per failed request: {text}");
+    let line = failed[0];
+    println!("{}", serde_json::to_string(line).unwrap_or_default());
+    let span = &line["span"];
+    assert_eq!(span["realm"], "acme", "{line}");
+    assert_eq!(span["resource"], "Users", "{line}");
+    assert_eq!(span["id"], "no-such-user", "{line}");
+    assert_eq!(span["method"], "PATCH", "{line}");
+    assert_eq!(
+        span["route"], "/realms/{realm}/scim/v2/Users/{id}",
+        "{line}"
+    );
+    assert_eq!(span["status"], 404, "{line}");
+    assert_eq!(line["spans"][0]["request_id"], "req-42", "{line}");
+    assert!(!text.contains(&token), "no token in the log: {text}");
+    assert!(
+        !text.contains("hunter2"),
+        "no query string in the log: {text}"
+    );
+}
