@@ -8,7 +8,7 @@
 
 use serde_json::{json, Value};
 
-use super::schema::ERROR;
+use super::urn::ERROR;
 
 /// The `scimType` error keywords of RFC 7644 §3.12, Table 9.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -13,9 +13,11 @@ pub mod error;
 pub mod filter;
 pub mod list;
 pub mod patch;
+pub mod path;
 pub mod projection;
 pub mod resource;
 pub mod schema;
+pub mod urn;
 
 #[cfg(test)]
 mod entra_tests;
@@ -23,14 +25,13 @@ mod entra_tests;
 mod proptests;
 
 pub use error::{ScimError, ScimType};
-pub use filter::{
-    parse_attr_path, parse_filter, AttrPath, CompValue, CompareOp, Filter, ValuePath,
-};
+pub use filter::{parse_filter, CompValue, CompareOp, Filter, ValuePath};
 pub use list::ListResponse;
 pub use patch::{
     apply_patch, parse_patch_request, split_member_ops, MemberDelta, PatchOp, PatchOperation,
     PatchOutcome, PatchPath, PatchRequest,
 };
+pub use path::{parse_attr_path, AttrPath};
 pub use projection::project;
 pub use resource::normalize_input;
 pub use schema::{AttributeDef, ResourceSchema, SchemaDef};

@@ -23,13 +23,11 @@ use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
 use super::error::ScimError;
-use super::filter::{
-    get_ci, parse_attr_path, parse_path_expr, AttrPath, CompValue, CompareOp, Filter,
-};
-use super::resource::{coerce, coerce_single, take_ci, tidy_extensions, with_container};
-use super::schema::{
-    AttrType, AttributeDef, Located, Mutability, ResourceSchema, GROUP_SCHEMA, PATCH_OP,
-};
+use super::filter::{parse_path_expr, CompValue, CompareOp, Filter};
+use super::path::{get_ci, parse_attr_path, take_ci, AttrPath};
+use super::resource::{coerce, coerce_single, tidy_extensions, with_container};
+use super::schema::{AttrType, AttributeDef, Located, Mutability, ResourceSchema};
+use super::urn::{GROUP_SCHEMA, PATCH_OP};
 
 /// Most operations accepted in one request.
 pub const MAX_OPERATIONS: usize = 10_000;
