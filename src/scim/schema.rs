@@ -260,13 +260,6 @@ impl AttributeDef {
             .find(|a| a.name.eq_ignore_ascii_case(name))
     }
 
-    /// Whether this is a complex attribute with a `value` sub-attribute
-    /// (emails, members, manager, …).
-    #[must_use]
-    pub fn has_value_sub_attribute(&self) -> bool {
-        self.type_ == AttrType::Complex && self.sub_attribute("value").is_some()
-    }
-
     /// The RFC 7643 §7 representation of this attribute.
     #[must_use]
     pub fn document(&self) -> Value {

@@ -205,6 +205,22 @@ impl Filter {
         }
     }
 
+    /// Whether any comparison, presence test or value path in the filter
+    /// names the top-level attribute `attr` (case-insensitively; the schema
+    /// URN and sub-attribute are ignored, and attributes inside a value
+    /// path's brackets are relative to its element, so they do not count).
+    #[must_use]
+    pub fn mentions(&self, attr: &str) -> bool {
+        match self {
+            Filter::And(a, b) | Filter::Or(a, b) => a.mentions(attr) || b.mentions(attr),
+            Filter::Not(a) => a.mentions(attr),
+            Filter::Compare { path, .. } | Filter::Present { path } => {
+                path.name.eq_ignore_ascii_case(attr)
+            }
+            Filter::ValuePath(vp) => vp.attr.name.eq_ignore_ascii_case(attr),
+        }
+    }
+
     /// Whether `resource` (canonical SCIM JSON) satisfies the filter.
     ///
     /// String comparison honours `caseExact` from `schema`; `dateTime`
@@ -298,5 +314,40 @@ impl fmt::Display for ValuePath {
         write!(f, "{}[", self.attr)?;
         write_filter(&self.filter, Slot::Top, f)?;
         f.write_str("]")
+    }
+}
+
+#[cfg(test)]
+mod mentions_tests {
+    use super::parse_filter;
+
+    #[test]
+    fn mentions_names_top_level_attributes_only() {
+        for (filter, attr, expected) in [
+            (r#"members.value eq "x""#, "members", true),
+            (r#"displayName eq "members""#, "members", false),
+            (r#"MEMBERS[value eq "x"]"#, "members", true),
+            ("members pr", "Members", true),
+            (
+                r#"displayName eq "g" and not (members.value eq "x")"#,
+                "members",
+                true,
+            ),
+            (
+                r#"displayName eq "g" or externalId eq "e""#,
+                "members",
+                false,
+            ),
+            (r#"emails[type eq "work"]"#, "type", false),
+            (
+                r#"urn:ietf:params:scim:schemas:core:2.0:Group:members.value eq "x""#,
+                "members",
+                true,
+            ),
+            (r#"membersCount eq "1""#, "members", false),
+        ] {
+            let f = parse_filter(filter).expect(filter);
+            assert_eq!(f.mentions(attr), expected, "{filter} mentions {attr}");
+        }
     }
 }
