@@ -28,8 +28,8 @@ pub use error::{ScimError, ScimType};
 pub use filter::{parse_filter, CompValue, CompareOp, Filter, ValuePath};
 pub use list::ListResponse;
 pub use patch::{
-    apply_patch, parse_patch_request, split_member_ops, MemberDelta, PatchOp, PatchOperation,
-    PatchOutcome, PatchPath, PatchRequest,
+    apply_patch, parse_patch_request, split_member_ops, MemberChange, MemberDelta, PatchOp,
+    PatchOperation, PatchOutcome, PatchPath, PatchRequest,
 };
 pub use path::{parse_attr_path, AttrPath};
 pub use projection::project;
