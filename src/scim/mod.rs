@@ -1,13 +1,16 @@
 //! The SCIM 2.0 protocol core (RFC 7643 schemas, RFC 7644 protocol), pure.
 //!
 //! Resources are `serde_json::Value`s in canonical SCIM JSON (extensions
-//! nested under their URN). This module owns schemas and discovery documents
-//! ([`schema`]), the filter grammar and its evaluation ([`filter`]), the PATCH
-//! engine with Entra's dialect ([`patch`]), input normalisation
-//! ([`resource`]), `attributes`/`excludedAttributes` ([`projection`]), list
-//! responses ([`list`]) and errors ([`error`]). Invariant: nothing here does
-//! I/O or knows about HTTP frameworks or the identity backend, and no parser
-//! or engine panics on any input.
+//! nested under their URN). From the leaves in: the URNs ([`urn`]), errors
+//! ([`error`]), attribute paths and case-insensitive lookup ([`path`]); then the schema model, definitions and discovery documents
+//! ([`schema`]: `mod.rs`, `definitions.rs`, `discovery.rs`), the filter AST,
+//! parser and evaluation ([`filter`]: `mod.rs`, `parse.rs`, `eval.rs`), input
+//! normalisation ([`resource`]), the PATCH request types, engine and member
+//! arithmetic with Entra's dialect ([`patch`]: `mod.rs`, `apply.rs`,
+//! `members.rs`), `attributes`/`excludedAttributes` ([`projection`]) and list
+//! responses ([`list`]). Each file imports only those before it. Invariant:
+//! nothing here does I/O or knows about HTTP frameworks or the identity
+//! backend, and no parser or engine panics on any input.
 
 pub mod error;
 pub mod filter;

@@ -7,8 +7,9 @@
 //! `/Schemas`, `/ResourceTypes` and `/ServiceProviderConfig` documents all read
 //! the same definitions, so what the server advertises and what it enforces
 //! cannot disagree. `definitions.rs` holds the User, Group and extension
-//! definitions, `discovery.rs` the documents. Invariant: attribute and schema names are matched
-//! case-insensitively and written back in their canonical spelling.
+//! definitions, `discovery.rs` the documents. Invariant: attribute and schema
+//! names are matched case-insensitively and written back in their canonical
+//! spelling.
 
 use super::path::AttrPath;
 
