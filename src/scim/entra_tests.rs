@@ -18,6 +18,10 @@
 //!   <https://github.com/AzureAD/SCIMReferenceCode/tree/master/Microsoft.SCIM.PlaywrightTests/json>
 //! - The `manager` forms (bare id, `{"value": id}`, `""`) are the ones listed
 //!   in this project's design reference, "Entra dialect the server accepts".
+//!
+//! Longer than the other files on purpose: it holds tests only, mostly
+//! request bodies pasted verbatim, and keeping them in one file keeps each
+//! published request next to the answer it must get.
 
 use serde_json::{json, Value};
 

@@ -8,7 +8,7 @@
 
 use serde_json::{json, Value};
 
-use super::schema::ERROR;
+use super::urn::ERROR;
 
 /// The `scimType` error keywords of RFC 7644 §3.12, Table 9.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -147,10 +147,6 @@ impl ScimError {
     pub fn uniqueness(detail: impl Into<String>) -> Self {
         Self::typed(ScimType::Uniqueness, detail)
     }
-    /// 400 `invalidVers`.
-    pub fn invalid_vers(detail: impl Into<String>) -> Self {
-        Self::typed(ScimType::InvalidVers, detail)
-    }
     /// 403 `sensitive`.
     pub fn sensitive(detail: impl Into<String>) -> Self {
         Self::typed(ScimType::Sensitive, detail)
@@ -186,10 +182,6 @@ impl ScimError {
     /// 500: an internal failure (the detail must stay generic).
     pub fn internal(detail: impl Into<String>) -> Self {
         Self::new(500, None, detail)
-    }
-    /// 501: the feature is not implemented (bulk, password change).
-    pub fn not_implemented(detail: impl Into<String>) -> Self {
-        Self::new(501, None, detail)
     }
     /// 503: the backend is unavailable.
     pub fn unavailable(detail: impl Into<String>) -> Self {

@@ -7,7 +7,7 @@
 use serde::{Serialize, Serializer};
 use serde_json::{json, Value};
 
-use super::schema::LIST_RESPONSE;
+use super::urn::LIST_RESPONSE;
 
 /// A `ListResponse` message.
 #[derive(Debug, Clone, PartialEq)]

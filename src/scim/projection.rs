@@ -9,7 +9,7 @@
 use serde_json::{Map, Value};
 
 use super::error::ScimError;
-use super::filter::{parse_attr_path, AttrPath};
+use super::path::{parse_attr_path, AttrPath};
 use super::schema::{AttributeDef, ResourceSchema, Returned, SchemaDef};
 
 /// Parses a comma-separated `attributes` / `excludedAttributes` value.

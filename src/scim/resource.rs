@@ -12,7 +12,7 @@ use chrono::DateTime;
 use serde_json::{json, Map, Value};
 
 use super::error::ScimError;
-use super::filter::{get_ci, parse_attr_path, AttrPath};
+use super::path::{get_ci, parse_attr_path, take_ci, AttrPath};
 use super::schema::{AttrType, AttributeDef, Located, Mutability, ResourceSchema};
 
 fn kind_of(v: &Value) -> &'static str {
@@ -31,16 +31,6 @@ fn type_error(label: &str, expected: &str, got: &Value) -> ScimError {
         "attribute '{label}' expects {expected}, got {}",
         kind_of(got)
     ))
-}
-
-/// Removes the entry whose key matches `key` case-insensitively and returns
-/// its value.
-pub(crate) fn take_ci(map: &mut Map<String, Value>, key: &str) -> Option<Value> {
-    if let Some(v) = map.remove(key) {
-        return Some(v);
-    }
-    let found = map.keys().find(|k| k.eq_ignore_ascii_case(key)).cloned()?;
-    map.remove(&found)
 }
 
 /// Coerces `value` to the type `def` declares. `Ok(None)` means "no value"
