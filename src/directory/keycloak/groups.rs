@@ -18,7 +18,7 @@ use crate::keycloak::{GroupQuery, KcError, KcGroup, KcUser};
 use crate::mapping::group::{group_version, kc_group_from_scim, member_ids, scim_group_from_kc};
 use crate::mapping::user::now_rfc3339;
 use crate::mapping::{plan_group_lookup, GroupLookup};
-use crate::scim::{apply_patch, split_member_ops, Filter, PatchRequest, ScimError};
+use crate::scim::{apply_patch, split_member_ops, Filter, MemberChange, PatchRequest, ScimError};
 
 /// Members are read and written this many at a time.
 pub(super) const MEMBER_PAGE: usize = 500;
@@ -223,10 +223,7 @@ impl KcDirectory {
             .await?;
         let schema = &state.view.group_schema;
         // Filters on members need them loaded; others are decided without.
-        let filter_needs_members = req
-            .filter
-            .as_ref()
-            .is_some_and(|f| f.to_string().to_ascii_lowercase().contains("members"));
+        let filter_needs_members = req.filter.as_ref().is_some_and(|f| f.mentions("members"));
         let mut matches = Vec::new();
         for g in &groups {
             let shallow = self
@@ -328,16 +325,7 @@ impl KcDirectory {
         let wanted = member_ids(body)?;
         let current = self.all_members(realm, id).await?;
         let current_ids: Vec<String> = current.iter().filter_map(|u| u.id.clone()).collect();
-        let add: Vec<String> = wanted
-            .iter()
-            .filter(|w| !current_ids.contains(w))
-            .cloned()
-            .collect();
-        let remove: Vec<String> = current_ids
-            .iter()
-            .filter(|c| !wanted.contains(c))
-            .cloned()
-            .collect();
+        let MemberChange { add, remove } = MemberChange::between(&current_ids, &wanted);
         self.check_members(realm, &add).await?;
         self.kc
             .update_group(realm, id, &updated)
@@ -359,7 +347,7 @@ impl KcDirectory {
         existing: &KcGroup,
         patch: &PatchRequest,
     ) -> Result<(), DirectoryError> {
-        let (mut delta, rest) = split_member_ops(&patch.operations);
+        let (delta, rest) = split_member_ops(&patch.operations);
         let rest_touches_members = rest.iter().any(|op| {
             op.path.as_ref().map_or_else(
                 || {
@@ -384,27 +372,12 @@ impl KcDirectory {
             .flatten()
             .filter_map(|u| u.id.clone())
             .collect();
-        if rest_touches_members {
-            let after = member_ids(&outcome.resource)?;
-            delta
-                .add
-                .extend(after.iter().filter(|a| !current_ids.contains(a)).cloned());
-            delta
-                .remove
-                .extend(current_ids.iter().filter(|c| !after.contains(c)).cloned());
-        }
-        if let Some(replace) = delta.replace.take() {
-            delta
-                .add
-                .extend(replace.iter().filter(|a| !current_ids.contains(a)).cloned());
-            delta
-                .remove
-                .extend(current_ids.iter().filter(|c| !replace.contains(c)).cloned());
-        }
-        if delta.remove_all {
-            delta.remove.extend(current_ids.iter().cloned());
-        }
-        delta.remove.retain(|r| !delta.add.contains(r));
+        let after = if rest_touches_members {
+            Some(member_ids(&outcome.resource)?)
+        } else {
+            None
+        };
+        let delta = delta.resolve(&current_ids, after.as_deref());
         let renamed = outcome.resource.get("displayName") != shallow.get("displayName");
         if renamed {
             self.ensure_group_writable(realm, id, "rename it").await?;
