@@ -213,7 +213,10 @@ async fn two_sidecars_on_one_keycloak_make_exactly_one_user() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_patches_with_one_if_match_let_exactly_one_through() {
-    let app = spawn_app("ifmatch").await;
+    // The 31 losers queue behind the winner's write on one user; on a loaded
+    // machine that queue outlasts the default wait (then 429, which is right
+    // for the server but not what this test is about): wait long enough.
+    let app = common::spawn_app_with("ifmatch", &[("KCSCIM_SCIM__QUEUE_WAIT_MS", "60000")]).await;
     let created = app
         .post("/Users", &user_body("If_Match@Contoso.com", "Start"))
         .await;

@@ -19,18 +19,28 @@ const RUN_TIME_ROLES: [&str; 3] = ["manage-users", "view-clients", "view-realm"]
 
 /// Plain Admin REST calls as the bootstrap admin, for what `KcAdmin` has no
 /// typed method for (role mappings).
+///
+/// Each call takes a fresh admin token: the master realm's tokens live 60 s,
+/// less than this test can take on a loaded machine.
 struct RawAdmin {
     http: reqwest::Client,
-    token: String,
 }
 
 impl RawAdmin {
     async fn login() -> Self {
-        let http = reqwest::Client::new();
+        let admin = Self {
+            http: reqwest::Client::new(),
+        };
+        admin.token().await;
+        admin
+    }
+
+    async fn token(&self) -> String {
         let user = std::env::var("KC_TEST_ADMIN_USER").unwrap_or_else(|_| "admin".to_owned());
         let password =
             std::env::var("KC_TEST_ADMIN_PASSWORD").unwrap_or_else(|_| "admin".to_owned());
-        let reply: Value = http
+        let reply: Value = self
+            .http
             .post(format!(
                 "{}/realms/master/protocol/openid-connect/token",
                 kc_url()
@@ -47,18 +57,17 @@ impl RawAdmin {
             .json()
             .await
             .expect("token JSON");
-        let token = reply["access_token"]
+        reply["access_token"]
             .as_str()
             .expect("admin access token")
-            .to_owned();
-        Self { http, token }
+            .to_owned()
     }
 
     async fn get(&self, path: &str) -> Value {
         let response = self
             .http
             .get(format!("{}/admin/realms/{path}", kc_url()))
-            .bearer_auth(&self.token)
+            .bearer_auth(self.token().await)
             .send()
             .await
             .expect("GET sent");
@@ -74,7 +83,7 @@ impl RawAdmin {
         let response = self
             .http
             .post(format!("{}/admin/realms/{path}", kc_url()))
-            .bearer_auth(&self.token)
+            .bearer_auth(self.token().await)
             .json(body)
             .send()
             .await
@@ -91,7 +100,7 @@ impl RawAdmin {
         let _ = self
             .http
             .delete(format!("{}/admin/realms/{path}", kc_url()))
-            .bearer_auth(&self.token)
+            .bearer_auth(self.token().await)
             .send()
             .await;
     }
