@@ -109,7 +109,9 @@ where
     for _ in 0..MAX_ATTEMPTS {
         let mut wanted = read.clone();
         let value = change(&mut wanted)?;
-        if wanted == read {
+        // A client missing some of the owned attributes gets them written
+        // (Keycloak keeps what an update leaves out; every reader expects all).
+        if wanted == read && RealmScimSettings::all_keys_present(&client.attributes) {
             return Ok(Updated {
                 value,
                 settings: wanted,

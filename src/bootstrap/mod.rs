@@ -20,6 +20,7 @@ use serde_json::{json, Value};
 use crate::keycloak::{KcAdmin, KcClient};
 use crate::mapping::settings::RealmScimSettings;
 use crate::mapping::{declared_attributes, MapperTable, Profile, SCIM_CLIENT_ID};
+use crate::settings_store;
 
 pub use template::{load_template, TEMPLATE_NAMES};
 
@@ -430,32 +431,40 @@ fn apply_setting_options(
 async fn ensure_settings(
     kc: &KcAdmin,
     opts: &BootstrapOptions,
-    mut client: KcClient,
+    client: KcClient,
     report: &mut Report,
 ) -> anyhow::Result<()> {
-    let current = RealmScimSettings::from_attributes(&client.attributes)
-        .map_err(|e| anyhow::anyhow!("unreadable SCIM settings on client {SCIM_CLIENT_ID}: {e}"))?;
-    let mut wanted = current.clone();
-    apply_setting_options(opts, &mut wanted)?;
     let complete = RealmScimSettings::all_keys_present(&client.attributes);
-    if wanted == current && complete {
-        report.push("scim settings", Outcome::Unchanged, Some(summary(&current)));
+    let outcome = |written: bool| match (written, complete) {
+        (false, _) => Outcome::Unchanged,
+        (true, true) => Outcome::Updated,
+        (true, false) => Outcome::Created,
+    };
+    if opts.dry_run {
+        let current = RealmScimSettings::from_attributes(&client.attributes).map_err(|e| {
+            anyhow::anyhow!("unreadable SCIM settings on client {SCIM_CLIENT_ID}: {e}")
+        })?;
+        let mut wanted = current.clone();
+        apply_setting_options(opts, &mut wanted)?;
+        let would_write = wanted != current || !complete;
+        report.push(
+            "scim settings",
+            outcome(would_write),
+            Some(summary(&wanted)),
+        );
         return Ok(());
     }
-    wanted.write_attributes(&mut client.attributes);
-    if !opts.dry_run {
-        let id = client
-            .id
-            .clone()
-            .context("scim-endpoint client without an id")?;
-        kc.update_client(&opts.realm, &id, &client).await?;
-    }
-    let outcome = if complete {
-        Outcome::Updated
-    } else {
-        Outcome::Created
-    };
-    report.push("scim settings", outcome, Some(summary(&wanted)));
+    // Through the settings owner, so a token created or revoked meanwhile
+    // is kept.
+    let done = settings_store::update(kc, &opts.realm, |settings| {
+        apply_setting_options(opts, settings)
+    })
+    .await?;
+    report.push(
+        "scim settings",
+        outcome(done.written),
+        Some(summary(&done.settings)),
+    );
     Ok(())
 }
 
