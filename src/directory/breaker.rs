@@ -14,7 +14,7 @@ const USER_COUNT_TTL: Duration = Duration::from_secs(60);
 
 /// What the window says about one more disable or delete.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
+pub(super) enum Decision {
     /// Within the limit; the event is recorded.
     Allow,
     /// Over the limit: the breaker trips.
@@ -28,7 +28,7 @@ pub enum Decision {
 
 /// One realm's recent disables and deletes.
 #[derive(Debug, Default)]
-pub struct Window {
+pub(super) struct Window {
     events: VecDeque<Instant>,
     users: Option<(Instant, usize)>,
 }
@@ -46,7 +46,7 @@ impl Window {
 
     /// Whether deciding needs the realm's user count (only once the window
     /// holds more than `min_events`, and when the cached count is stale).
-    pub fn needs_user_count(&mut self, now: Instant, policy: &DeprovisionSettings) -> bool {
+    pub(super) fn needs_user_count(&mut self, now: Instant, policy: &DeprovisionSettings) -> bool {
         self.prune(now, Duration::from_secs(policy.window_secs));
         self.events.len() + 1 > policy.min_events
             && self
@@ -55,12 +55,12 @@ impl Window {
     }
 
     /// Remembers the realm's user count.
-    pub fn set_user_count(&mut self, now: Instant, users: usize) {
+    pub(super) fn set_user_count(&mut self, now: Instant, users: usize) {
         self.users = Some((now, users));
     }
 
     /// Decides on one more event at `now`.
-    pub fn admit(&mut self, now: Instant, policy: &DeprovisionSettings) -> Decision {
+    pub(super) fn admit(&mut self, now: Instant, policy: &DeprovisionSettings) -> Decision {
         self.prune(now, Duration::from_secs(policy.window_secs));
         let users = self.users.map_or(0, |(_, n)| n);
         #[allow(

@@ -17,24 +17,27 @@ use crate::scim::{ListResponse, ScimError};
 type Result = std::result::Result<HttpResponse, ApiError>;
 
 /// `GET /healthz`: the process is up.
-pub async fn healthz() -> HttpResponse {
+pub(super) async fn healthz() -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain").body("ok")
 }
 
 /// `GET /readyz`: Keycloak reachable and the admin token valid.
-pub async fn readyz(state: web::Data<AppState>) -> Result {
+pub(super) async fn readyz(state: web::Data<AppState>) -> Result {
     state.directory.ready().await?;
     Ok(HttpResponse::Ok().content_type("text/plain").body("ready"))
 }
 
 /// Any path that is not an endpoint.
-pub async fn no_such_endpoint(req: HttpRequest) -> HttpResponse {
+pub(super) async fn no_such_endpoint(req: HttpRequest) -> HttpResponse {
     let err = ScimError::not_found(format!("no SCIM endpoint at {}", req.path()));
     scim_response(StatusCode::NOT_FOUND, &err.body())
 }
 
 /// `GET /ServiceProviderConfig`.
-pub async fn service_provider_config(scope: Authorized, state: web::Data<AppState>) -> Result {
+pub(super) async fn service_provider_config(
+    scope: Authorized,
+    state: web::Data<AppState>,
+) -> Result {
     let doc = spc_document(
         &scope.view.base_url,
         u32::try_from(state.limits.max_results).unwrap_or(u32::MAX),
@@ -62,7 +65,7 @@ fn resource_types_of(scope: &Authorized) -> Vec<serde_json::Value> {
 }
 
 /// `GET /ResourceTypes`.
-pub async fn resource_types(scope: Authorized) -> Result {
+pub(super) async fn resource_types(scope: Authorized) -> Result {
     let docs = resource_types_of(&scope);
     let total = docs.len();
     Ok(scim_response(
@@ -72,7 +75,7 @@ pub async fn resource_types(scope: Authorized) -> Result {
 }
 
 /// `GET /ResourceTypes/{name}`.
-pub async fn resource_type(scope: Authorized, req: HttpRequest) -> Result {
+pub(super) async fn resource_type(scope: Authorized, req: HttpRequest) -> Result {
     let name = req.match_info().get("name").unwrap_or_default();
     resource_types_of(&scope)
         .into_iter()
@@ -89,7 +92,7 @@ fn schemas_of(scope: &Authorized) -> Vec<serde_json::Value> {
 }
 
 /// `GET /Schemas`.
-pub async fn schemas(scope: Authorized) -> Result {
+pub(super) async fn schemas(scope: Authorized) -> Result {
     let docs = schemas_of(&scope);
     let total = docs.len();
     Ok(scim_response(
@@ -99,7 +102,7 @@ pub async fn schemas(scope: Authorized) -> Result {
 }
 
 /// `GET /Schemas/{id}`.
-pub async fn schema(scope: Authorized, req: HttpRequest) -> Result {
+pub(super) async fn schema(scope: Authorized, req: HttpRequest) -> Result {
     let id = req.match_info().get("id").unwrap_or_default();
     schemas_of(&scope)
         .into_iter()

@@ -25,13 +25,17 @@ async fn respond_list(state: &AppState, scope: &Authorized, params: &ListParams)
 }
 
 /// `GET /Groups`.
-pub async fn list(scope: Authorized, req: HttpRequest, state: web::Data<AppState>) -> Result {
+pub(super) async fn list(
+    scope: Authorized,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result {
     let params = ListParams::from_query(&req, state.limits.max_results)?;
     respond_list(&state, &scope, &params).await
 }
 
 /// `POST /Groups/.search`.
-pub async fn search(
+pub(super) async fn search(
     scope: Authorized,
     req: HttpRequest,
     body: web::Payload,
@@ -43,7 +47,7 @@ pub async fn search(
 }
 
 /// `GET /Groups/{id}`.
-pub async fn get(scope: Authorized, req: HttpRequest, state: web::Data<AppState>) -> Result {
+pub(super) async fn get(scope: Authorized, req: HttpRequest, state: web::Data<AppState>) -> Result {
     let with_members = !Projection::from_query(&req)?.excludes("members");
     let group = state
         .directory
@@ -53,7 +57,7 @@ pub async fn get(scope: Authorized, req: HttpRequest, state: web::Data<AppState>
 }
 
 /// `POST /Groups`.
-pub async fn create(
+pub(super) async fn create(
     scope: Authorized,
     req: HttpRequest,
     body: web::Payload,
@@ -67,7 +71,7 @@ pub async fn create(
 }
 
 /// `PUT /Groups/{id}`.
-pub async fn replace(
+pub(super) async fn replace(
     scope: Authorized,
     req: HttpRequest,
     body: web::Payload,
@@ -87,7 +91,7 @@ pub async fn replace(
 
 /// `PATCH /Groups/{id}`: 204 No Content (RFC 7644 §3.5.2 allows it, and it
 /// spares re-reading every member of a large group).
-pub async fn patch(
+pub(super) async fn patch(
     scope: Authorized,
     req: HttpRequest,
     body: web::Payload,
@@ -107,7 +111,11 @@ pub async fn patch(
 }
 
 /// `DELETE /Groups/{id}`.
-pub async fn delete(scope: Authorized, req: HttpRequest, state: web::Data<AppState>) -> Result {
+pub(super) async fn delete(
+    scope: Authorized,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result {
     let id = id_of(&req);
     let done = state
         .directory

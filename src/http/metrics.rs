@@ -6,7 +6,7 @@ use actix_web::HttpResponse;
 use crate::telemetry::metrics;
 
 /// `GET /metrics`: Prometheus text exposition.
-pub async fn render() -> HttpResponse {
+pub(super) async fn render() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(metrics::render())

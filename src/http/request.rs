@@ -16,12 +16,12 @@ use crate::scim::schema::ResourceSchema;
 use crate::scim::{parse_attr_path, parse_filter, AttrPath, ListResponse, ScimError};
 
 /// The id path segment.
-pub fn id_of(req: &HttpRequest) -> String {
+pub(super) fn id_of(req: &HttpRequest) -> String {
     req.match_info().get("id").unwrap_or_default().to_owned()
 }
 
 /// The `If-Match` header.
-pub fn if_match(req: &HttpRequest) -> Option<String> {
+pub(super) fn if_match(req: &HttpRequest) -> Option<String> {
     req.headers()
         .get(header::IF_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -30,7 +30,7 @@ pub fn if_match(req: &HttpRequest) -> Option<String> {
 
 /// Reads a JSON body: `application/scim+json` or `application/json`, at most
 /// `limit` bytes, valid JSON.
-pub async fn json_body(
+pub(super) async fn json_body(
     req: &HttpRequest,
     mut payload: web::Payload,
     limit: usize,
@@ -139,14 +139,14 @@ fn control_character_at(value: &Value, path: &str) -> Option<String> {
 
 /// `attributes` / `excludedAttributes`.
 #[derive(Debug, Default, Clone)]
-pub struct Projection {
+pub(super) struct Projection {
     attributes: Vec<AttrPath>,
     excluded: Vec<AttrPath>,
 }
 
 impl Projection {
     /// From the query string.
-    pub fn from_query(req: &HttpRequest) -> Result<Self, ApiError> {
+    pub(super) fn from_query(req: &HttpRequest) -> Result<Self, ApiError> {
         let mut p = Self::default();
         for (key, value) in query_pairs(req) {
             if key.eq_ignore_ascii_case("attributes") {
@@ -160,7 +160,7 @@ impl Projection {
 
     /// Whether `attributes` names `name` explicitly.
     #[must_use]
-    pub fn requests(&self, name: &str) -> bool {
+    pub(super) fn requests(&self, name: &str) -> bool {
         self.attributes
             .iter()
             .any(|p| p.name.eq_ignore_ascii_case(name))
@@ -168,7 +168,7 @@ impl Projection {
 
     /// Whether `members` is excluded (so the directory need not load them).
     #[must_use]
-    pub fn excludes(&self, name: &str) -> bool {
+    pub(super) fn excludes(&self, name: &str) -> bool {
         self.excluded
             .iter()
             .any(|p| p.name.eq_ignore_ascii_case(name) && p.sub_attr.is_none())
@@ -181,7 +181,7 @@ impl Projection {
 
     /// Applies the projection.
     #[must_use]
-    pub fn apply(&self, resource: &Value, schema: &ResourceSchema) -> Value {
+    pub(super) fn apply(&self, resource: &Value, schema: &ResourceSchema) -> Value {
         if self.attributes.is_empty() && self.excluded.is_empty() {
             return resource.clone();
         }
@@ -197,7 +197,7 @@ fn query_pairs(req: &HttpRequest) -> Vec<(String, String)> {
 
 /// List parameters (RFC 7644 §3.4.2), from a query string or a `.search` body.
 #[derive(Debug, Default)]
-pub struct ListParams {
+pub(super) struct ListParams {
     /// The list request for the directory.
     pub request: ListRequest,
     /// The projection of each resource.
@@ -212,7 +212,7 @@ fn parse_index(name: &str, value: &str) -> Result<i64, ApiError> {
 
 impl ListParams {
     /// From the query string of a GET.
-    pub fn from_query(req: &HttpRequest, max_results: usize) -> Result<Self, ApiError> {
+    pub(super) fn from_query(req: &HttpRequest, max_results: usize) -> Result<Self, ApiError> {
         let mut filter = None;
         let mut start = None;
         let mut count = None;
@@ -241,7 +241,7 @@ impl ListParams {
     }
 
     /// From the body of `POST …/.search`.
-    pub fn from_search_body(body: &Value, max_results: usize) -> Result<Self, ApiError> {
+    pub(super) fn from_search_body(body: &Value, max_results: usize) -> Result<Self, ApiError> {
         let obj = body
             .as_object()
             .ok_or_else(|| ScimError::invalid_syntax("the search request must be an object"))?;
@@ -347,7 +347,11 @@ impl ListParams {
 }
 
 /// A SCIM JSON response with the resource's `ETag`.
-pub fn resource_response(status: StatusCode, resource: &Value, body: &Value) -> HttpResponse {
+pub(super) fn resource_response(
+    status: StatusCode,
+    resource: &Value,
+    body: &Value,
+) -> HttpResponse {
     let mut response = HttpResponse::build(status);
     response.insert_header((header::CONTENT_TYPE, SCIM_JSON));
     if let Some(version) = resource.pointer("/meta/version").and_then(Value::as_str) {
@@ -362,7 +366,7 @@ pub fn resource_response(status: StatusCode, resource: &Value, body: &Value) -> 
 }
 
 /// A SCIM JSON response.
-pub fn scim_response(status: StatusCode, body: &Value) -> HttpResponse {
+pub(super) fn scim_response(status: StatusCode, body: &Value) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header((header::CONTENT_TYPE, SCIM_JSON))
         .body(body.to_string())
@@ -370,7 +374,7 @@ pub fn scim_response(status: StatusCode, body: &Value) -> HttpResponse {
 
 /// A list page as a SCIM `ListResponse`, each resource projected.
 #[must_use]
-pub fn list_response(
+pub(super) fn list_response(
     page: &ListPage,
     params: &ListParams,
     schema: &ResourceSchema,
@@ -386,7 +390,7 @@ pub fn list_response(
 
 /// A written (or read) resource, projected by the request's `attributes` /
 /// `excludedAttributes`, with its `ETag` (and `Location` on 201).
-pub fn resource_reply(
+pub(super) fn resource_reply(
     req: &HttpRequest,
     status: StatusCode,
     resource: &Value,
@@ -397,7 +401,7 @@ pub fn resource_reply(
 }
 
 /// A PUT body may repeat the resource's `id`, but not change it.
-pub fn check_put_id(raw: &Value, id: &str) -> Result<(), ApiError> {
+pub(super) fn check_put_id(raw: &Value, id: &str) -> Result<(), ApiError> {
     match raw.get("id").and_then(Value::as_str) {
         Some(sent) if sent != id => Err(ScimError::mutability(format!(
             "id is readOnly: the body says {sent:?}, the URL {id:?}"
@@ -409,7 +413,7 @@ pub fn check_put_id(raw: &Value, id: &str) -> Result<(), ApiError> {
 
 /// One structured audit event per SCIM write (never a secret). `id` is the
 /// resource's id, or the created resource's when `None`.
-pub fn audit<E: std::fmt::Display>(
+pub(super) fn audit<E: std::fmt::Display>(
     scope: &Authorized,
     operation: &str,
     id: Option<&str>,

@@ -23,13 +23,17 @@ async fn respond_list(state: &AppState, scope: &Authorized, params: &ListParams)
 }
 
 /// `GET /Users`.
-pub async fn list(scope: Authorized, req: HttpRequest, state: web::Data<AppState>) -> Result {
+pub(super) async fn list(
+    scope: Authorized,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result {
     let params = ListParams::from_query(&req, state.limits.max_results)?;
     respond_list(&state, &scope, &params).await
 }
 
 /// `POST /Users/.search`.
-pub async fn search(
+pub(super) async fn search(
     scope: Authorized,
     req: HttpRequest,
     body: web::Payload,
@@ -41,7 +45,7 @@ pub async fn search(
 }
 
 /// `GET /Users/{id}`.
-pub async fn get(scope: Authorized, req: HttpRequest, state: web::Data<AppState>) -> Result {
+pub(super) async fn get(scope: Authorized, req: HttpRequest, state: web::Data<AppState>) -> Result {
     let with_groups = Projection::from_query(&req)?.requests("groups");
     let user = state
         .directory
@@ -51,7 +55,7 @@ pub async fn get(scope: Authorized, req: HttpRequest, state: web::Data<AppState>
 }
 
 /// `POST /Users`.
-pub async fn create(
+pub(super) async fn create(
     scope: Authorized,
     req: HttpRequest,
     body: web::Payload,
@@ -65,7 +69,7 @@ pub async fn create(
 }
 
 /// `PUT /Users/{id}`.
-pub async fn replace(
+pub(super) async fn replace(
     scope: Authorized,
     req: HttpRequest,
     body: web::Payload,
@@ -84,7 +88,7 @@ pub async fn replace(
 }
 
 /// `PATCH /Users/{id}`.
-pub async fn patch(
+pub(super) async fn patch(
     scope: Authorized,
     req: HttpRequest,
     body: web::Payload,
@@ -102,7 +106,11 @@ pub async fn patch(
 }
 
 /// `DELETE /Users/{id}`.
-pub async fn delete(scope: Authorized, req: HttpRequest, state: web::Data<AppState>) -> Result {
+pub(super) async fn delete(
+    scope: Authorized,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result {
     let id = id_of(&req);
     let done = state
         .directory

@@ -8,7 +8,7 @@ use kc_scim::config::Settings;
 use kc_scim::keycloak::KcAdmin;
 
 /// Base URL of the test Keycloak.
-pub fn kc_url() -> String {
+pub(crate) fn kc_url() -> String {
     std::env::var("KC_TEST_URL").unwrap_or_else(|_| {
         panic!(
             "KC_TEST_URL is not set: these tests need a real Keycloak; \
@@ -19,7 +19,7 @@ pub fn kc_url() -> String {
 
 /// Environment for a kc-scim process (or `Settings::load_from`) pointing at
 /// the test Keycloak with its bootstrap admin.
-pub fn kc_env() -> Vec<(String, String)> {
+pub(crate) fn kc_env() -> Vec<(String, String)> {
     let user = std::env::var("KC_TEST_ADMIN_USER").unwrap_or_else(|_| "admin".to_owned());
     let password = std::env::var("KC_TEST_ADMIN_PASSWORD").unwrap_or_else(|_| "admin".to_owned());
     vec![
@@ -30,24 +30,24 @@ pub fn kc_env() -> Vec<(String, String)> {
 }
 
 /// Settings for the test Keycloak.
-pub fn settings() -> Settings {
+pub(crate) fn settings() -> Settings {
     Settings::load_from(None, kc_env()).expect("test settings load")
 }
 
 /// A fresh admin client (its own call counters).
-pub fn admin() -> KcAdmin {
+pub(crate) fn admin() -> KcAdmin {
     let s = settings();
     kc_scim::startup::admin_client(&s).expect("client")
 }
 
 /// A realm name no other test uses.
-pub fn unique(prefix: &str) -> String {
+pub(crate) fn unique(prefix: &str) -> String {
     let id = uuid::Uuid::new_v4().simple().to_string();
     format!("{prefix}-{}", &id[..10])
 }
 
 /// Creates a realm from the passwordless template and bootstraps it.
-pub async fn fresh_realm(kc: &KcAdmin, prefix: &str) -> String {
+pub(crate) async fn fresh_realm(kc: &KcAdmin, prefix: &str) -> String {
     let realm = unique(prefix);
     let opts = BootstrapOptions {
         realm: realm.clone(),
@@ -61,7 +61,7 @@ pub async fn fresh_realm(kc: &KcAdmin, prefix: &str) -> String {
 }
 
 /// Runs the kc-scim binary with exactly `env` as its KCSCIM_* environment.
-pub fn kc_scim(args: &[&str], env: &[(String, String)]) -> std::process::Output {
+pub(crate) fn kc_scim(args: &[&str], env: &[(String, String)]) -> std::process::Output {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kc-scim"));
     for (key, _) in std::env::vars() {
         if key.starts_with("KCSCIM_") || key == "RUST_LOG" {
@@ -75,7 +75,7 @@ pub fn kc_scim(args: &[&str], env: &[(String, String)]) -> std::process::Output 
 }
 
 /// A running kc-scim on a random port, serving one fresh realm.
-pub struct TestApp {
+pub(crate) struct TestApp {
     /// `http://127.0.0.1:<port>`.
     pub address: String,
     /// The realm served.
@@ -91,7 +91,7 @@ pub struct TestApp {
 }
 
 /// Settings of a test server: the test Keycloak, port 0, a short cache.
-pub fn app_settings(extra: &[(&str, &str)]) -> Settings {
+pub(crate) fn app_settings(extra: &[(&str, &str)]) -> Settings {
     let mut env = kc_env();
     env.push(("KCSCIM_HTTP__BIND".to_owned(), "127.0.0.1:0".to_owned()));
     env.push(("KCSCIM_SCIM__CACHE_TTL_SECS".to_owned(), "2".to_owned()));
@@ -103,7 +103,7 @@ pub fn app_settings(extra: &[(&str, &str)]) -> Settings {
 
 /// Starts kc-scim with `settings` in this test's runtime; returns its address
 /// and directory.
-pub async fn start_server(
+pub(crate) async fn start_server(
     settings: &Settings,
 ) -> (String, std::sync::Arc<kc_scim::directory::KcDirectory>) {
     let app = kc_scim::startup::Application::build(settings)
@@ -116,12 +116,12 @@ pub async fn start_server(
 }
 
 /// A fresh realm, a token for it, and a server.
-pub async fn spawn_app(prefix: &str) -> TestApp {
+pub(crate) async fn spawn_app(prefix: &str) -> TestApp {
     spawn_app_with(prefix, &[]).await
 }
 
 /// As [`spawn_app`], with extra `KCSCIM_*` settings for the server.
-pub async fn spawn_app_with(prefix: &str, extra: &[(&str, &str)]) -> TestApp {
+pub(crate) async fn spawn_app_with(prefix: &str, extra: &[(&str, &str)]) -> TestApp {
     let kc = admin();
     let realm = fresh_realm(&kc, prefix).await;
     let (_, token) = kc_scim::bootstrap::tokens::create_token(&kc, &realm, None)
@@ -139,26 +139,26 @@ pub async fn spawn_app_with(prefix: &str, extra: &[(&str, &str)]) -> TestApp {
 }
 
 /// A response: status, headers, JSON body (`Null` when empty or not JSON).
-pub struct Reply {
+pub(crate) struct Reply {
     pub status: u16,
     pub headers: reqwest::header::HeaderMap,
     pub body: serde_json::Value,
 }
 
 impl Reply {
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 }
 
 impl TestApp {
     /// The realm's SCIM base URL.
-    pub fn scim(&self, path: &str) -> String {
+    pub(crate) fn scim(&self, path: &str) -> String {
         format!("{}/realms/{}/scim/v2{path}", self.address, self.realm)
     }
 
     /// Sends a request with the realm's token.
-    pub async fn send(
+    pub(crate) async fn send(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -176,30 +176,30 @@ impl TestApp {
         into_reply(req.send().await.expect("request sent")).await
     }
 
-    pub async fn get(&self, path: &str) -> Reply {
+    pub(crate) async fn get(&self, path: &str) -> Reply {
         self.send(reqwest::Method::GET, path, None).await
     }
-    pub async fn post(&self, path: &str, body: &serde_json::Value) -> Reply {
+    pub(crate) async fn post(&self, path: &str, body: &serde_json::Value) -> Reply {
         self.send(reqwest::Method::POST, path, Some(body)).await
     }
-    pub async fn put(&self, path: &str, body: &serde_json::Value) -> Reply {
+    pub(crate) async fn put(&self, path: &str, body: &serde_json::Value) -> Reply {
         self.send(reqwest::Method::PUT, path, Some(body)).await
     }
-    pub async fn patch(&self, path: &str, body: &serde_json::Value) -> Reply {
+    pub(crate) async fn patch(&self, path: &str, body: &serde_json::Value) -> Reply {
         self.send(reqwest::Method::PATCH, path, Some(body)).await
     }
-    pub async fn delete(&self, path: &str) -> Reply {
+    pub(crate) async fn delete(&self, path: &str) -> Reply {
         self.send(reqwest::Method::DELETE, path, None).await
     }
 
     /// Admin API calls the server made so far.
-    pub fn kc_calls(&self) -> u64 {
+    pub(crate) fn kc_calls(&self) -> u64 {
         self.directory.admin().stats().calls()
     }
 }
 
 /// Reads a reqwest response into a [`Reply`].
-pub async fn into_reply(response: reqwest::Response) -> Reply {
+pub(crate) async fn into_reply(response: reqwest::Response) -> Reply {
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let bytes = response.bytes().await.expect("body");
@@ -212,7 +212,7 @@ pub async fn into_reply(response: reqwest::Response) -> Reply {
 }
 
 /// Asserts a SCIM error: status (as a string in the body too) and scimType.
-pub fn assert_scim_error(reply: &Reply, status: u16, scim_type: Option<&str>) {
+pub(crate) fn assert_scim_error(reply: &Reply, status: u16, scim_type: Option<&str>) {
     assert_eq!(reply.status, status, "{}", reply.body);
     assert_eq!(
         reply.body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error",
@@ -232,7 +232,7 @@ pub fn assert_scim_error(reply: &Reply, status: u16, scim_type: Option<&str>) {
 
 /// `kc-scim serve` as a child process on an OS-chosen port, with its JSON log
 /// collected; killed when dropped.
-pub struct ServeProcess {
+pub(crate) struct ServeProcess {
     pub child: std::process::Child,
     pub port: u16,
     pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
@@ -241,7 +241,7 @@ pub struct ServeProcess {
 impl ServeProcess {
     /// Starts the binary with exactly `env` as its KCSCIM_* environment (plus
     /// port 0 and JSON logs) and reads the port from its start-up log line.
-    pub fn start(env: &[(String, String)]) -> Self {
+    pub(crate) fn start(env: &[(String, String)]) -> Self {
         use std::io::BufRead as _;
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kc-scim"));
         for (key, _) in std::env::vars() {
@@ -292,17 +292,17 @@ impl ServeProcess {
     }
 
     /// `http://127.0.0.1:<port>`.
-    pub fn address(&self) -> String {
+    pub(crate) fn address(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
     /// The collected log.
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         self.log.lock().expect("log lock").join("\n")
     }
 
     /// Resident set size in KiB, from /proc (Linux).
-    pub fn rss_kib(&self) -> u64 {
+    pub(crate) fn rss_kib(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
             .expect("/proc/<pid>/status readable");
         status
@@ -313,7 +313,7 @@ impl ServeProcess {
     }
 
     /// Whether the process is still running.
-    pub fn running(&mut self) -> bool {
+    pub(crate) fn running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }
 }
@@ -330,7 +330,7 @@ impl Drop for ServeProcess {
 /// A TCP proxy on 127.0.0.1 in front of `upstream` (`host:port`) that can
 /// slow or stall the traffic, both directions, chunk by chunk — also on
 /// connections opened before the change.
-pub mod slow_proxy {
+pub(crate) mod slow_proxy {
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::Arc;
     use std::time::Duration;
@@ -339,24 +339,24 @@ pub mod slow_proxy {
     use tokio::net::{TcpListener, TcpStream};
 
     /// The mode value that holds every chunk (nothing passes either way).
-    pub const HOLD: u64 = u64::MAX;
+    pub(crate) const HOLD: u64 = u64::MAX;
     /// Bound on how long a chunk is held before the connection is dropped.
     const MAX_HOLD: Duration = Duration::from_secs(120);
 
     /// The proxy's control: 0 = pass, [`HOLD`] = stall, else a delay in ms
     /// before each chunk is forwarded.
     #[derive(Clone)]
-    pub struct Control(Arc<AtomicU64>);
+    pub(crate) struct Control(Arc<AtomicU64>);
 
     impl Control {
-        pub fn pass(&self) {
+        pub(crate) fn pass(&self) {
             self.0.store(0, Ordering::SeqCst);
         }
-        pub fn delay(&self, per_chunk: Duration) {
+        pub(crate) fn delay(&self, per_chunk: Duration) {
             let ms = u64::try_from(per_chunk.as_millis()).unwrap_or(HOLD - 1);
             self.0.store(ms.min(HOLD - 1), Ordering::SeqCst);
         }
-        pub fn hold(&self) {
+        pub(crate) fn hold(&self) {
             self.0.store(HOLD, Ordering::SeqCst);
         }
         fn get(&self) -> u64 {
@@ -365,7 +365,7 @@ pub mod slow_proxy {
     }
 
     /// Starts the proxy; returns its `http://` base URL and its control.
-    pub async fn start(upstream: String) -> (String, Control) {
+    pub(crate) async fn start(upstream: String) -> (String, Control) {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("proxy binds");
         let address = format!("http://{}", listener.local_addr().expect("address"));
         let control = Control(Arc::new(AtomicU64::new(0)));
@@ -424,7 +424,7 @@ pub mod slow_proxy {
 }
 
 /// An access token of the test Keycloak's bootstrap admin (master realm).
-pub async fn master_admin_token(kc: &KcAdmin) -> String {
+pub(crate) async fn master_admin_token(kc: &KcAdmin) -> String {
     let user = std::env::var("KC_TEST_ADMIN_USER").unwrap_or_else(|_| "admin".to_owned());
     let password = std::env::var("KC_TEST_ADMIN_PASSWORD").unwrap_or_else(|_| "admin".to_owned());
     let token = kc
@@ -446,7 +446,7 @@ pub async fn master_admin_token(kc: &KcAdmin) -> String {
 
 /// Grants `realm-management`'s `realm-admin` role to a user or group of the
 /// app's realm (`kind` is `users` or `groups`) through the Admin API.
-pub async fn grant_realm_admin(app: &TestApp, kind: &str, id: &str) {
+pub(crate) async fn grant_realm_admin(app: &TestApp, kind: &str, id: &str) {
     let rm = app
         .kc
         .find_client(&app.realm, "realm-management")
