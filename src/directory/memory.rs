@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use super::{if_match_admits, Directory, DirectoryError, ListPage, ListRequest, RealmView};
 use crate::mapping::group::group_schema;
 use crate::mapping::{MapperTable, RealmScimSettings, UserMapping};
+use crate::realm::RealmName;
 use crate::scim::{apply_patch, PatchRequest};
 
 /// The fake directory.
@@ -137,20 +138,24 @@ fn same_user_name(a: &Value, b: &Value) -> bool {
 
 #[async_trait]
 impl Directory for MemoryDirectory {
-    async fn realm(&self, realm: &str) -> Result<Arc<RealmView>, DirectoryError> {
+    async fn realm(&self, realm: &RealmName) -> Result<Arc<RealmView>, DirectoryError> {
         self.with_realm(realm, |r| Ok(Arc::clone(&r.view)))
     }
 
     async fn get_user(
         &self,
-        realm: &str,
+        realm: &RealmName,
         id: &str,
         _with_groups: bool,
     ) -> Result<Value, DirectoryError> {
         self.with_realm(realm, |r| user(r, id).cloned())
     }
 
-    async fn list_users(&self, realm: &str, req: &ListRequest) -> Result<ListPage, DirectoryError> {
+    async fn list_users(
+        &self,
+        realm: &RealmName,
+        req: &ListRequest,
+    ) -> Result<ListPage, DirectoryError> {
         self.with_realm(realm, |r| {
             let matches: Vec<&Value> = r
                 .users
@@ -173,7 +178,7 @@ impl Directory for MemoryDirectory {
         })
     }
 
-    async fn create_user(&self, realm: &str, body: &Value) -> Result<Value, DirectoryError> {
+    async fn create_user(&self, realm: &RealmName, body: &Value) -> Result<Value, DirectoryError> {
         self.with_realm(realm, |r| {
             if r.users.values().any(|u| same_user_name(u, body)) {
                 return Err(DirectoryError::Conflict(
@@ -191,7 +196,7 @@ impl Directory for MemoryDirectory {
 
     async fn replace_user(
         &self,
-        realm: &str,
+        realm: &RealmName,
         id: &str,
         body: &Value,
         if_match: Option<&str>,
@@ -209,7 +214,7 @@ impl Directory for MemoryDirectory {
 
     async fn patch_user(
         &self,
-        realm: &str,
+        realm: &RealmName,
         id: &str,
         patch: &PatchRequest,
         if_match: Option<&str>,
@@ -229,7 +234,7 @@ impl Directory for MemoryDirectory {
 
     async fn delete_user(
         &self,
-        realm: &str,
+        realm: &RealmName,
         id: &str,
         if_match: Option<&str>,
     ) -> Result<(), DirectoryError> {
@@ -242,7 +247,7 @@ impl Directory for MemoryDirectory {
 
     async fn get_group(
         &self,
-        realm: &str,
+        realm: &RealmName,
         id: &str,
         with_members: bool,
     ) -> Result<Value, DirectoryError> {
@@ -254,7 +259,7 @@ impl Directory for MemoryDirectory {
 
     async fn list_groups(
         &self,
-        realm: &str,
+        realm: &RealmName,
         req: &ListRequest,
     ) -> Result<ListPage, DirectoryError> {
         self.with_realm(realm, |r| {
@@ -285,7 +290,7 @@ impl Directory for MemoryDirectory {
         })
     }
 
-    async fn create_group(&self, realm: &str, body: &Value) -> Result<Value, DirectoryError> {
+    async fn create_group(&self, realm: &RealmName, body: &Value) -> Result<Value, DirectoryError> {
         self.with_realm(realm, |r| {
             let name = body.get("displayName");
             if r.groups.values().any(|g| g.get("displayName") == name) {
@@ -304,7 +309,7 @@ impl Directory for MemoryDirectory {
 
     async fn replace_group(
         &self,
-        realm: &str,
+        realm: &RealmName,
         id: &str,
         body: &Value,
         if_match: Option<&str>,
@@ -322,7 +327,7 @@ impl Directory for MemoryDirectory {
 
     async fn patch_group(
         &self,
-        realm: &str,
+        realm: &RealmName,
         id: &str,
         patch: &PatchRequest,
         if_match: Option<&str>,
@@ -342,7 +347,7 @@ impl Directory for MemoryDirectory {
 
     async fn delete_group(
         &self,
-        realm: &str,
+        realm: &RealmName,
         id: &str,
         if_match: Option<&str>,
     ) -> Result<(), DirectoryError> {

@@ -19,6 +19,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use crate::mapping::RealmScimSettings;
+use crate::realm::RealmName;
 use crate::scim::schema::ResourceSchema;
 use crate::scim::{AttrPath, Filter, PatchRequest};
 
@@ -72,23 +73,27 @@ pub struct ListPage {
 #[async_trait]
 pub trait Directory: Send + Sync + 'static {
     /// The realm's view; `NotFound` when the realm or its SCIM set-up is absent.
-    async fn realm(&self, realm: &str) -> Result<Arc<RealmView>, DirectoryError>;
+    async fn realm(&self, realm: &RealmName) -> Result<Arc<RealmView>, DirectoryError>;
     /// A user by id; `with_groups` adds the read-only `groups` attribute
     /// (one more Keycloak call, so only when asked for).
     async fn get_user(
         &self,
-        realm: &str,
+        realm: &RealmName,
         id: &str,
         with_groups: bool,
     ) -> Result<Value, DirectoryError>;
     /// Users matching a list request.
-    async fn list_users(&self, realm: &str, req: &ListRequest) -> Result<ListPage, DirectoryError>;
+    async fn list_users(
+        &self,
+        realm: &RealmName,
+        req: &ListRequest,
+    ) -> Result<ListPage, DirectoryError>;
     /// Creates a user from a normalised SCIM body.
-    async fn create_user(&self, realm: &str, body: &Value) -> Result<Value, DirectoryError>;
+    async fn create_user(&self, realm: &RealmName, body: &Value) -> Result<Value, DirectoryError>;
     /// Replaces a user (PUT) with a normalised SCIM body.
     async fn replace_user(
         &self,
-        realm: &str,
+        realm: &RealmName,
         id: &str,
         body: &Value,
         if_match: Option<&str>,
@@ -96,7 +101,7 @@ pub trait Directory: Send + Sync + 'static {
     /// Applies a PATCH to a user.
     async fn patch_user(
         &self,
-        realm: &str,
+        realm: &RealmName,
         id: &str,
         patch: &PatchRequest,
         if_match: Option<&str>,
@@ -104,26 +109,29 @@ pub trait Directory: Send + Sync + 'static {
     /// Deletes a user.
     async fn delete_user(
         &self,
-        realm: &str,
+        realm: &RealmName,
         id: &str,
         if_match: Option<&str>,
     ) -> Result<(), DirectoryError>;
     /// A group by id; `with_members` loads its members (paged).
     async fn get_group(
         &self,
-        realm: &str,
+        realm: &RealmName,
         id: &str,
         with_members: bool,
     ) -> Result<Value, DirectoryError>;
     /// Groups matching a list request (members unless `skip_members`).
-    async fn list_groups(&self, realm: &str, req: &ListRequest)
-        -> Result<ListPage, DirectoryError>;
+    async fn list_groups(
+        &self,
+        realm: &RealmName,
+        req: &ListRequest,
+    ) -> Result<ListPage, DirectoryError>;
     /// Creates a group (and its initial members) from a normalised body.
-    async fn create_group(&self, realm: &str, body: &Value) -> Result<Value, DirectoryError>;
+    async fn create_group(&self, realm: &RealmName, body: &Value) -> Result<Value, DirectoryError>;
     /// Replaces a group (name, externalId and the whole member list).
     async fn replace_group(
         &self,
-        realm: &str,
+        realm: &RealmName,
         id: &str,
         body: &Value,
         if_match: Option<&str>,
@@ -132,7 +140,7 @@ pub trait Directory: Send + Sync + 'static {
     /// operation needs them.
     async fn patch_group(
         &self,
-        realm: &str,
+        realm: &RealmName,
         id: &str,
         patch: &PatchRequest,
         if_match: Option<&str>,
@@ -140,7 +148,7 @@ pub trait Directory: Send + Sync + 'static {
     /// Deletes a group.
     async fn delete_group(
         &self,
-        realm: &str,
+        realm: &RealmName,
         id: &str,
         if_match: Option<&str>,
     ) -> Result<(), DirectoryError>;
@@ -149,7 +157,7 @@ pub trait Directory: Send + Sync + 'static {
     /// Forgets the cached settings of `realm`, so the next call reads them
     /// afresh (e.g. a static token created a moment ago). Default: nothing
     /// is cached.
-    async fn refresh_realm(&self, _realm: &str) {}
+    async fn refresh_realm(&self, _realm: &RealmName) {}
 }
 
 /// Whether an `If-Match` header value admits the resource version `current`

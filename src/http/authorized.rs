@@ -16,17 +16,18 @@ use futures::future::LocalBoxFuture;
 
 use super::{ApiError, AppState};
 use crate::auth::{self, AuthError, Credential};
-use crate::directory::RealmView;
+use crate::directory::{DirectoryError, RealmView};
+use crate::realm::RealmName;
 use crate::scim::ScimError;
 
 /// Marks a request whose realm resolved (bounded metric label values).
 #[derive(Clone)]
-pub struct KnownRealm(pub String);
+pub(super) struct KnownRealm(pub String);
 
 /// An authenticated request to one realm.
 pub struct Authorized {
-    /// The realm from the path.
-    pub realm: String,
+    /// The realm from the path, validated.
+    pub realm: RealmName,
     /// The realm's view.
     pub view: Arc<RealmView>,
     /// Who called.
@@ -54,10 +55,12 @@ impl FromRequest for Authorized {
 /// bearer credential (401). A static token unknown to the cached settings
 /// reloads them once (rate-limited per realm), so a new token works at once.
 async fn authorize(req: &HttpRequest, state: &AppState) -> Result<Authorized, ApiError> {
-    let realm = req.match_info().get("realm").unwrap_or_default().to_owned();
+    let raw = req.match_info().get("realm").unwrap_or_default();
+    let realm = RealmName::parse(raw)
+        .map_err(|_| DirectoryError::NotFound(format!("no SCIM endpoint for realm {raw:?}")))?;
     let mut view = state.directory.realm(&realm).await?;
     // The realm exists: metrics may label this request with it.
-    req.extensions_mut().insert(KnownRealm(realm.clone()));
+    req.extensions_mut().insert(KnownRealm(realm.to_string()));
     let mut headers = req.headers().get_all(header::AUTHORIZATION);
     let first = headers.next();
     if headers.next().is_some() {

@@ -18,6 +18,7 @@ use crate::directory::breaker::{Decision, Window};
 use crate::directory::DirectoryError;
 use crate::keycloak::UserQuery;
 use crate::mapping::user::now_rfc3339;
+use crate::realm::RealmName;
 use crate::settings_store;
 
 /// Writes to one resource are serialized through one of these locks (by a
@@ -77,7 +78,7 @@ impl KcDirectory {
     /// The realm's state and an in-flight slot.
     pub(super) async fn enter(
         &self,
-        realm: &str,
+        realm: &RealmName,
     ) -> Result<(Arc<RealmState>, OwnedSemaphorePermit), DirectoryError> {
         let state = self.state(realm).await?;
         let permit = self.admit(realm).await?;

@@ -41,6 +41,7 @@ use super::{Directory, DirectoryError, ListPage, ListRequest, RealmView};
 use crate::config::DeprovisionSettings;
 use crate::keycloak::{KcAdmin, KcError};
 use crate::mapping::user::now_rfc3339;
+use crate::realm::RealmName;
 use crate::scim::{apply_patch, PatchRequest};
 
 /// Tuning of the Keycloak directory.
@@ -111,13 +112,13 @@ impl KcDirectory {
 
 #[async_trait]
 impl Directory for KcDirectory {
-    async fn realm(&self, realm: &str) -> Result<Arc<RealmView>, DirectoryError> {
+    async fn realm(&self, realm: &RealmName) -> Result<Arc<RealmView>, DirectoryError> {
         Ok(Arc::clone(&self.state(realm).await?.view))
     }
 
     async fn get_user(
         &self,
-        realm: &str,
+        realm: &RealmName,
         id: &str,
         with_groups: bool,
     ) -> Result<Value, DirectoryError> {
@@ -130,12 +131,16 @@ impl Directory for KcDirectory {
         Ok(resource)
     }
 
-    async fn list_users(&self, realm: &str, req: &ListRequest) -> Result<ListPage, DirectoryError> {
+    async fn list_users(
+        &self,
+        realm: &RealmName,
+        req: &ListRequest,
+    ) -> Result<ListPage, DirectoryError> {
         let (state, _permit) = self.enter(realm).await?;
         self.list_user_page(realm, &state, req).await
     }
 
-    async fn create_user(&self, realm: &str, body: &Value) -> Result<Value, DirectoryError> {
+    async fn create_user(&self, realm: &RealmName, body: &Value) -> Result<Value, DirectoryError> {
         let (state, _permit) = self.enter(realm).await?;
         let mut user = state
             .mapping
@@ -154,7 +159,7 @@ impl Directory for KcDirectory {
 
     async fn replace_user(
         &self,
-        realm: &str,
+        realm: &RealmName,
         id: &str,
         body: &Value,
         if_match: Option<&str>,
@@ -165,7 +170,7 @@ impl Directory for KcDirectory {
 
     async fn patch_user(
         &self,
-        realm: &str,
+        realm: &RealmName,
         id: &str,
         patch: &PatchRequest,
         if_match: Option<&str>,
@@ -179,7 +184,7 @@ impl Directory for KcDirectory {
 
     async fn delete_user(
         &self,
-        realm: &str,
+        realm: &RealmName,
         id: &str,
         if_match: Option<&str>,
     ) -> Result<(), DirectoryError> {
@@ -190,7 +195,7 @@ impl Directory for KcDirectory {
 
     async fn get_group(
         &self,
-        realm: &str,
+        realm: &RealmName,
         id: &str,
         with_members: bool,
     ) -> Result<Value, DirectoryError> {
@@ -201,21 +206,21 @@ impl Directory for KcDirectory {
 
     async fn list_groups(
         &self,
-        realm: &str,
+        realm: &RealmName,
         req: &ListRequest,
     ) -> Result<ListPage, DirectoryError> {
         let (state, _permit) = self.enter(realm).await?;
         self.list_group_page(realm, &state, req).await
     }
 
-    async fn create_group(&self, realm: &str, body: &Value) -> Result<Value, DirectoryError> {
+    async fn create_group(&self, realm: &RealmName, body: &Value) -> Result<Value, DirectoryError> {
         let (state, _permit) = self.enter(realm).await?;
         self.create_group_with_members(realm, &state, body).await
     }
 
     async fn replace_group(
         &self,
-        realm: &str,
+        realm: &RealmName,
         id: &str,
         body: &Value,
         if_match: Option<&str>,
@@ -230,7 +235,7 @@ impl Directory for KcDirectory {
 
     async fn patch_group(
         &self,
-        realm: &str,
+        realm: &RealmName,
         id: &str,
         patch: &PatchRequest,
         if_match: Option<&str>,
@@ -245,7 +250,7 @@ impl Directory for KcDirectory {
 
     async fn delete_group(
         &self,
-        realm: &str,
+        realm: &RealmName,
         id: &str,
         if_match: Option<&str>,
     ) -> Result<(), DirectoryError> {
@@ -267,7 +272,7 @@ impl Directory for KcDirectory {
             .map_err(|e| DirectoryError::from_kc(e, "admin token"))
     }
 
-    async fn refresh_realm(&self, realm: &str) {
+    async fn refresh_realm(&self, realm: &RealmName) {
         self.realms.forget(realm).await;
     }
 }

@@ -9,10 +9,12 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use serde_json::Value;
-
 use super::{kc_err, KcDirectory};
 use crate::directory::DirectoryError;
+use crate::keycloak::{GroupQuery, RoleScope};
+
+/// The page size of the holder and member reads.
+const PAGE: usize = 10_000;
 
 /// Users and groups SCIM may read but not write.
 #[derive(Default)]
@@ -41,70 +43,43 @@ impl KcDirectory {
             users: accounts.ids.clone(),
             groups: HashSet::new(),
         };
-        let rm = accounts.realm_management.clone();
-        let Some(rm) = rm else { return Ok(out) };
-        let paged = [("first", "0".to_owned()), ("max", "10000".to_owned())];
-        let mut holders: Vec<Vec<String>> = Vec::new();
-        let roles = kc
-            .get_realm_value(realm, &["clients", &rm, "roles"], &[])
+        let Some(rm) = accounts.realm_management.clone() else {
+            return Ok(out);
+        };
+        let rm_scope = RoleScope::Client(&rm);
+        // Every realm-management role, and every composite realm role that
+        // includes one, is a holder whose users and groups are protected.
+        let mut holders: Vec<(RoleScope<'_>, String)> = kc
+            .roles(realm, rm_scope)
             .await
-            .map_err(&err)?;
-        for role in roles.as_array().into_iter().flatten() {
-            if let Some(name) = role.get("name").and_then(Value::as_str) {
-                holders.push(vec![
-                    "clients".into(),
-                    rm.clone(),
-                    "roles".into(),
-                    name.into(),
-                ]);
-            }
-        }
-        let realm_roles = kc
-            .get_realm_value(
-                realm,
-                &["roles"],
-                &[("briefRepresentation", "false".to_owned())],
-            )
-            .await
-            .map_err(&err)?;
-        for role in realm_roles.as_array().into_iter().flatten() {
-            let composite = role.get("composite").and_then(Value::as_bool) == Some(true);
-            let Some(name) = role.get("name").and_then(Value::as_str) else {
-                continue;
-            };
-            if !composite {
+            .map_err(&err)?
+            .into_iter()
+            .map(|role| (rm_scope, role.name))
+            .collect();
+        for role in kc.roles(realm, RoleScope::Realm).await.map_err(&err)? {
+            if !role.composite {
                 continue;
             }
             let included = kc
-                .get_realm_value(realm, &["roles", name, "composites", "clients", &rm], &[])
+                .role_client_composites(realm, &role.name, &rm)
                 .await
                 .map_err(&err)?;
-            if included.as_array().is_some_and(|a| !a.is_empty()) {
-                holders.push(vec!["roles".into(), name.into()]);
+            if !included.is_empty() {
+                holders.push((RoleScope::Realm, role.name));
             }
         }
-        for base in holders {
-            let mut users_path: Vec<&str> = base.iter().map(String::as_str).collect();
-            users_path.push("users");
+        for (scope, role) in holders {
             let users = kc
-                .get_realm_value(realm, &users_path, &paged)
+                .role_users(realm, scope, &role, 0, PAGE)
                 .await
                 .map_err(&err)?;
-            for u in users.as_array().into_iter().flatten() {
-                if let Some(id) = u.get("id").and_then(Value::as_str) {
-                    out.users.insert(id.to_owned());
-                }
-            }
-            users_path.pop();
-            users_path.push("groups");
+            out.users.extend(users.into_iter().filter_map(|u| u.id));
             let groups = kc
-                .get_realm_value(realm, &users_path, &paged)
+                .role_groups(realm, scope, &role, 0, PAGE)
                 .await
                 .map_err(&err)?;
-            for g in groups.as_array().into_iter().flatten() {
-                if let Some(id) = g.get("id").and_then(Value::as_str) {
-                    self.protect_group_tree(realm, id, &mut out, 0).await?;
-                }
+            for id in groups.into_iter().filter_map(|g| g.id) {
+                self.protect_group_tree(realm, &id, &mut out, 0).await?;
             }
         }
         Ok(out)
@@ -122,26 +97,24 @@ impl KcDirectory {
             return Ok(());
         }
         let err = kc_err("protected groups");
-        let paged = [("first", "0".to_owned()), ("max", "10000".to_owned())];
         let members = self
             .kc
-            .get_realm_value(realm, &["groups", group, "members"], &paged)
+            .group_members(realm, group, 0, PAGE)
             .await
             .map_err(&err)?;
-        for m in members.as_array().into_iter().flatten() {
-            if let Some(id) = m.get("id").and_then(Value::as_str) {
-                out.users.insert(id.to_owned());
-            }
-        }
+        out.users.extend(members.into_iter().filter_map(|u| u.id));
+        let children = GroupQuery {
+            first: 0,
+            max: PAGE,
+            ..GroupQuery::default()
+        };
         let children = self
             .kc
-            .get_realm_value(realm, &["groups", group, "children"], &paged)
+            .find_groups(realm, Some(group), &children)
             .await
             .map_err(&err)?;
-        for c in children.as_array().into_iter().flatten() {
-            if let Some(id) = c.get("id").and_then(Value::as_str) {
-                Box::pin(self.protect_group_tree(realm, id, out, depth + 1)).await?;
-            }
+        for id in children.into_iter().filter_map(|c| c.id) {
+            Box::pin(self.protect_group_tree(realm, &id, out, depth + 1)).await?;
         }
         Ok(())
     }

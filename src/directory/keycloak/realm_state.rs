@@ -9,13 +9,12 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use serde_json::Value;
-
 use super::{kc_err, KcDirectory};
 use crate::directory::{DirectoryError, RealmView};
 use crate::keycloak::KcError;
 use crate::mapping::group::group_schema;
 use crate::mapping::{MapperTable, UserMapping};
+use crate::realm::RealmName;
 use crate::settings_store::{self, SettingsError};
 
 pub(super) struct RealmState {
@@ -42,12 +41,8 @@ pub(super) struct ServiceAccounts {
 }
 
 impl KcDirectory {
-    pub(super) async fn state(&self, realm: &str) -> Result<Arc<RealmState>, DirectoryError> {
-        if crate::realm::RealmName::parse(realm).is_err() {
-            return Err(DirectoryError::NotFound(format!(
-                "no SCIM endpoint for realm {realm:?}"
-            )));
-        }
+    /// The realm's cached state; the name was validated at the edge.
+    pub(super) async fn state(&self, realm: &RealmName) -> Result<Arc<RealmState>, DirectoryError> {
         let state = self
             .realms
             .get_or_load(realm, self.opts.cache_ttl, || self.load_state(realm))
@@ -141,29 +136,21 @@ impl KcDirectory {
         let kc = &self.kc;
         let err = kc_err("service accounts");
         let mut out = ServiceAccounts::default();
-        let clients = kc
-            .get_realm_value(realm, &["clients"], &[("max", "10000".to_owned())])
-            .await
-            .map_err(&err)?;
-        for c in clients.as_array().into_iter().flatten() {
-            let id = c.get("id").and_then(Value::as_str).unwrap_or_default();
-            if c.get("clientId").and_then(Value::as_str) == Some("realm-management") {
-                out.realm_management = Some(id.to_owned());
+        for c in kc.list_clients(realm, 10_000).await.map_err(&err)? {
+            let Some(id) = c.id else { continue };
+            if c.client_id == "realm-management" {
+                out.realm_management = Some(id.clone());
             }
-            if c.get("serviceAccountsEnabled").and_then(Value::as_bool) != Some(true) {
+            if c.service_accounts_enabled != Some(true) {
                 continue;
             }
-            match kc
-                .get_realm_value(realm, &["clients", id, "service-account-user"], &[])
+            if let Some(uid) = kc
+                .service_account_user(realm, &id)
                 .await
+                .map_err(&err)?
+                .and_then(|u| u.id)
             {
-                Ok(user) => {
-                    if let Some(uid) = user.get("id").and_then(Value::as_str) {
-                        out.ids.insert(uid.to_owned());
-                    }
-                }
-                Err(KcError::NotFound(_)) => {}
-                Err(e) => return Err(err(e)),
+                out.ids.insert(uid);
             }
         }
         Ok(out)

@@ -16,6 +16,7 @@ use crate::directory::{if_match_admits, DirectoryError, ListPage, ListRequest};
 use crate::keycloak::{KcError, KcUser, UserQuery};
 use crate::mapping::user::now_rfc3339;
 use crate::mapping::{plan_user_lookup, UserLookup};
+use crate::realm::RealmName;
 use crate::scim::schema::ResourceSchema;
 use crate::scim::{AttrPath, Filter, ScimError};
 
@@ -65,7 +66,7 @@ impl KcDirectory {
     /// (`None`: nothing changes, no write).
     pub(super) async fn update_user(
         &self,
-        realm: &str,
+        realm: &RealmName,
         id: &str,
         if_match: Option<&str>,
         next: impl FnOnce(&Value, &ResourceSchema) -> Result<Option<Value>, DirectoryError> + Send,

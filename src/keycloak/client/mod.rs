@@ -287,8 +287,10 @@ impl KcAdmin {
         Ok(())
     }
 
-    /// GET of any Admin API path below `/admin/realms/{realm}/` as JSON (for
-    /// checks and diagnostics that need a call no typed method covers).
+    /// GET of any Admin API path below `/admin/realms/{realm}/` as JSON, for
+    /// tests that check what Keycloak stored; the sidecar itself uses the
+    /// typed methods of each section.
+    #[cfg(feature = "test-support")]
     pub async fn get_realm_value(
         &self,
         realm: &str,
