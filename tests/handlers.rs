@@ -3,47 +3,14 @@
 //! in-memory directory. No Keycloak here: the same behaviour against a real
 //! Keycloak is covered by tests/users.rs and tests/groups.rs.
 
-use std::sync::Arc;
-use std::time::Duration;
+mod common;
 
-use actix_web::{test, web, App};
-use kc_scim::auth::{new_static_token, Authenticator, AuthenticatorOptions, JwksTiming};
-use kc_scim::directory::MemoryDirectory;
-use kc_scim::http::{self, AppState, Limits};
-use kc_scim::mapping::RealmScimSettings;
+use actix_web::{test, App};
+use common::memory::state;
+use kc_scim::http;
 use serde_json::{json, Value};
 
 const BASE: &str = "/realms/acme/scim/v2";
-
-fn state() -> (web::Data<AppState>, String) {
-    let (stored, secret) = new_static_token(chrono::Utc::now(), None);
-    let settings = RealmScimSettings {
-        tokens: vec![stored],
-        ..RealmScimSettings::default()
-    };
-    let auth = Authenticator::new(
-        &reqwest::Client::new(),
-        AuthenticatorOptions {
-            entra_jwks_url: "http://127.0.0.1:9/keys".to_owned(),
-            keycloak_url: "http://127.0.0.1:9".to_owned(),
-            public_url: "http://127.0.0.1:9".to_owned(),
-            clock_skew: Duration::from_secs(60),
-            jwks: JwksTiming {
-                min_refetch: Duration::from_secs(10),
-                max_age: Duration::from_secs(3600),
-            },
-        },
-    );
-    let data = web::Data::new(AppState {
-        directory: Arc::new(MemoryDirectory::new(&["acme"], &settings)),
-        auth: Arc::new(auth),
-        limits: Limits {
-            max_results: 50,
-            max_body_bytes: 4096,
-        },
-    });
-    (data, secret)
-}
 
 macro_rules! app {
     ($data:expr) => {

@@ -1,15 +1,14 @@
 //! The request span: a failed request's log line names its request (id,
 //! realm, resource, id) in the JSON log format, and `X-Request-Id` is echoed.
 
+mod common;
+
 use std::io::Write;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use actix_web::{test, web, App};
-use kc_scim::auth::{new_static_token, Authenticator, AuthenticatorOptions, JwksTiming};
-use kc_scim::directory::MemoryDirectory;
-use kc_scim::http::{self, AppState, Limits};
-use kc_scim::mapping::RealmScimSettings;
+use actix_web::{test, App};
+use common::memory::state;
+use kc_scim::http;
 use serde_json::{json, Value};
 use tracing_subscriber::EnvFilter;
 
@@ -31,36 +30,6 @@ impl<'w> tracing_subscriber::fmt::MakeWriter<'w> for Lines {
     fn make_writer(&'w self) -> Self::Writer {
         self.clone()
     }
-}
-
-fn state() -> (web::Data<AppState>, String) {
-    let (stored, secret) = new_static_token(chrono::Utc::now(), None);
-    let settings = RealmScimSettings {
-        tokens: vec![stored],
-        ..RealmScimSettings::default()
-    };
-    let auth = Authenticator::new(
-        &reqwest::Client::new(),
-        AuthenticatorOptions {
-            entra_jwks_url: "http://127.0.0.1:9/keys".to_owned(),
-            keycloak_url: "http://127.0.0.1:9".to_owned(),
-            public_url: "http://127.0.0.1:9".to_owned(),
-            clock_skew: Duration::from_secs(60),
-            jwks: JwksTiming {
-                min_refetch: Duration::from_secs(10),
-                max_age: Duration::from_secs(3600),
-            },
-        },
-    );
-    let data = web::Data::new(AppState {
-        directory: Arc::new(MemoryDirectory::new(&["acme"], &settings)),
-        auth: Arc::new(auth),
-        limits: Limits {
-            max_results: 50,
-            max_body_bytes: 4096,
-        },
-    });
-    (data, secret)
 }
 
 #[actix_web::test]

@@ -3,6 +3,8 @@
 //! realm, so tests never see each other's data.
 #![allow(dead_code)] // each test binary uses a different part
 
+pub(crate) mod memory;
+
 use kc_scim::bootstrap::{self, BootstrapOptions};
 use kc_scim::config::Settings;
 use kc_scim::keycloak::KcAdmin;
