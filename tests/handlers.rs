@@ -251,3 +251,58 @@ async fn groups_over_http_honour_excluded_members() {
     assert_eq!(status, 200);
     assert_eq!(types["totalResults"], 2);
 }
+
+#[actix_web::test]
+async fn methods_an_endpoint_does_not_serve_answer_405_with_allow_after_authentication() {
+    let (data, token) = state();
+    let app = app!(data);
+    let auth = ("Authorization", format!("Bearer {token}"));
+    let cases = [
+        ("POST", "/ServiceProviderConfig", "GET"),
+        ("PUT", "/ResourceTypes", "GET"),
+        ("DELETE", "/ResourceTypes/User", "GET"),
+        ("PATCH", "/Schemas", "GET"),
+        (
+            "POST",
+            "/Schemas/urn:ietf:params:scim:schemas:core:2.0:User",
+            "GET",
+        ),
+        ("DELETE", "/Users", "GET, POST"),
+        ("GET", "/Users/.search", "POST"),
+        ("POST", "/Users/some-id", "GET, PUT, PATCH, DELETE"),
+        ("PUT", "/Groups", "GET, POST"),
+        ("POST", "/Groups/some-id", "GET, PUT, PATCH, DELETE"),
+    ];
+    for (method, path, allow) in cases {
+        let method = actix_web::http::Method::from_bytes(method.as_bytes()).expect("method");
+        let (status, headers, body) = call!(
+            app,
+            test::TestRequest::default()
+                .method(method.clone())
+                .uri(&format!("{BASE}{path}"))
+                .insert_header(auth.clone()),
+        );
+        scim_error(status, &headers, &body, 405);
+        assert_eq!(
+            headers.get("allow").and_then(|v| v.to_str().ok()),
+            Some(allow),
+            "{method} {path}"
+        );
+        // Without a credential the same request learns only 401.
+        let (status, headers, body) = call!(
+            app,
+            test::TestRequest::default()
+                .method(method.clone())
+                .uri(&format!("{BASE}{path}")),
+        );
+        scim_error(status, &headers, &body, 401);
+    }
+    // The methods an endpoint does serve are untouched.
+    let (status, _, _) = call!(
+        app,
+        test::TestRequest::get()
+            .uri(&format!("{BASE}/ServiceProviderConfig"))
+            .insert_header(auth.clone()),
+    );
+    assert_eq!(status, 200);
+}

@@ -33,6 +33,30 @@ pub(super) async fn no_such_endpoint(req: HttpRequest) -> HttpResponse {
     scim_response(StatusCode::NOT_FOUND, &err.body())
 }
 
+/// A method the endpoint does not serve, for an authorised caller: 405 with
+/// a SCIM body and `Allow` (RFC 7231 §6.5.5). The credential is checked
+/// first, so an unauthenticated caller learns nothing beyond a 401.
+pub(super) fn not_allowed(allow: &'static str) -> actix_web::Route {
+    web::route().to(move |_scope: Authorized, req: HttpRequest| async move {
+        let err = ScimError::new(
+            405,
+            None,
+            format!(
+                "{} is not allowed on {}; allowed: {allow}",
+                req.method(),
+                req.path()
+            ),
+        );
+        let mut reply = scim_response(StatusCode::METHOD_NOT_ALLOWED, &err.body());
+        if let Ok(value) = actix_web::http::header::HeaderValue::from_str(allow) {
+            reply
+                .headers_mut()
+                .insert(actix_web::http::header::ALLOW, value);
+        }
+        reply
+    })
+}
+
 /// `GET /ServiceProviderConfig`.
 pub(super) async fn service_provider_config(
     scope: Authorized,

@@ -62,27 +62,44 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
                     "/ServiceProviderConfig",
                     web::get().to(discovery::service_provider_config),
                 )
+                .route("/ServiceProviderConfig", discovery::not_allowed("GET"))
                 .route("/ResourceTypes", web::get().to(discovery::resource_types))
+                .route("/ResourceTypes", discovery::not_allowed("GET"))
                 .route(
                     "/ResourceTypes/{name}",
                     web::get().to(discovery::resource_type),
                 )
+                .route("/ResourceTypes/{name}", discovery::not_allowed("GET"))
                 .route("/Schemas", web::get().to(discovery::schemas))
+                .route("/Schemas", discovery::not_allowed("GET"))
                 .route("/Schemas/{id}", web::get().to(discovery::schema))
+                .route("/Schemas/{id}", discovery::not_allowed("GET"))
                 .route("/Users", web::get().to(users::list))
                 .route("/Users", web::post().to(users::create))
+                .route("/Users", discovery::not_allowed("GET, POST"))
                 .route("/Users/.search", web::post().to(users::search))
+                .route("/Users/.search", discovery::not_allowed("POST"))
                 .route("/Users/{id}", web::get().to(users::get))
                 .route("/Users/{id}", web::put().to(users::replace))
                 .route("/Users/{id}", web::patch().to(users::patch))
                 .route("/Users/{id}", web::delete().to(users::delete))
+                .route(
+                    "/Users/{id}",
+                    discovery::not_allowed("GET, PUT, PATCH, DELETE"),
+                )
                 .route("/Groups", web::get().to(groups::list))
                 .route("/Groups", web::post().to(groups::create))
+                .route("/Groups", discovery::not_allowed("GET, POST"))
                 .route("/Groups/.search", web::post().to(groups::search))
+                .route("/Groups/.search", discovery::not_allowed("POST"))
                 .route("/Groups/{id}", web::get().to(groups::get))
                 .route("/Groups/{id}", web::put().to(groups::replace))
                 .route("/Groups/{id}", web::patch().to(groups::patch))
                 .route("/Groups/{id}", web::delete().to(groups::delete))
+                .route(
+                    "/Groups/{id}",
+                    discovery::not_allowed("GET, PUT, PATCH, DELETE"),
+                )
                 .default_service(web::to(discovery::no_such_endpoint)),
         )
         .default_service(web::to(discovery::no_such_endpoint));
