@@ -184,7 +184,9 @@ async fn second_run_reports_only_unchanged_and_writes_nothing() {
         report.steps.iter().all(|s| s.outcome == Outcome::Unchanged),
         "{report}"
     );
-    assert_eq!(report.steps.len(), 12, "{report}");
+    // realm, username edits, client, client scopes, seven mappers, user
+    // profile, scim settings.
+    assert_eq!(report.steps.len(), 13, "{report}");
     assert_eq!(kc.stats().writes(), 0, "second run made write calls");
 }
 
@@ -375,6 +377,61 @@ async fn mapped_attributes_persist_and_users_cannot_edit_them() {
         "account API ({status}) changed an admin-only attribute"
     );
     assert_eq!(after.attribute("isSoftDeleted"), Some("true"));
+}
+
+#[tokio::test]
+async fn scim_may_rename_users_but_users_cannot_rename_themselves() {
+    let kc = admin();
+    let realm = fresh_realm(&kc, "rename").await;
+    let rep = kc.get_realm_value(&realm, &[], &[]).await.expect("realm");
+    assert_eq!(rep["editUsernameAllowed"], true, "{rep}");
+    let id = user_with_mapped_attributes(&kc, &realm).await;
+    kc.set_password(&realm, &id, "Pa55word!x", false)
+        .await
+        .expect("password");
+    let token = kc
+        .password_token(
+            &realm,
+            &[
+                ("client_id", "admin-cli"),
+                ("username", "alice.smith@contoso.com"),
+                ("password", "Pa55word!x"),
+            ],
+        )
+        .await
+        .expect("user token");
+    let access = token["access_token"].as_str().expect("access token");
+    let http = reqwest::Client::new();
+    let account = format!("{}/realms/{realm}/account/", common::kc_url());
+    let mut mine: Value = http
+        .get(&account)
+        .bearer_auth(access)
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .expect("account GET")
+        .json()
+        .await
+        .expect("account JSON");
+    mine["username"] = json!("mallory@evil.example");
+    let status = http
+        .post(&account)
+        .bearer_auth(access)
+        .json(&mine)
+        .send()
+        .await
+        .expect("account POST")
+        .status();
+    let after = kc
+        .get_user(&realm, &id)
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(
+        after.username.as_deref(),
+        Some("alice.smith@contoso.com"),
+        "the account API ({status}) let a user rename themselves"
+    );
 }
 
 #[tokio::test]

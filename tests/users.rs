@@ -924,3 +924,62 @@ async fn keycloak_down_is_503_with_retry_after() {
         .expect("sent");
     assert_eq!(ready.status().as_u16(), 503);
 }
+
+#[tokio::test]
+async fn renames_by_patch_with_and_without_path_and_by_put_follow_through() {
+    let app = spawn_app("rename").await;
+    let created = create(&app, "ren").await;
+    let uid = id(&created);
+    let old = created["userName"].as_str().expect("userName").to_owned();
+    let renames = [
+        (
+            "PATCH path",
+            json!([{"op": "Replace", "path": "userName", "value": "Renamed_One@Contoso.com"}]),
+        ),
+        (
+            "PATCH no path",
+            json!([{"op": "replace", "value": {"userName": "Renamed_Two@Contoso.com"}}]),
+        ),
+    ];
+    let mut previous = old.clone();
+    for (how, ops) in renames {
+        let new = ops[0]["value"]
+            .as_str()
+            .or_else(|| ops[0]["value"]["userName"].as_str())
+            .expect("new name")
+            .to_owned();
+        let reply = app.patch(&format!("/Users/{uid}"), &patch_ops(ops)).await;
+        assert_eq!(reply.status, 200, "{how}: {}", reply.body);
+        assert_renamed(&app, &uid, &previous, &new, how).await;
+        previous = new;
+    }
+    let mut body = entra_user("ren");
+    body["userName"] = json!("Renamed_Three@Contoso.com");
+    let reply = app.put(&format!("/Users/{uid}"), &body).await;
+    assert_eq!(reply.status, 200, "PUT: {}", reply.body);
+    assert_renamed(&app, &uid, &previous, "Renamed_Three@Contoso.com", "PUT").await;
+}
+
+/// The user answers under `new`, not under `old`, and Keycloak's username
+/// and the mapped `userPrincipalName` attribute follow.
+async fn assert_renamed(app: &TestApp, uid: &str, old: &str, new: &str, how: &str) {
+    let now = app.get(&format!("/Users/{uid}")).await;
+    assert!(
+        now.body["userName"]
+            .as_str()
+            .is_some_and(|u| u.eq_ignore_ascii_case(new)),
+        "{how}: {}",
+        now.body
+    );
+    let found = app.get(&filter(&format!("userName eq \"{new}\""))).await;
+    assert_eq!(found.body["totalResults"], 1, "{how}: {}", found.body);
+    let gone = app.get(&filter(&format!("userName eq \"{old}\""))).await;
+    assert_eq!(gone.body["totalResults"], 0, "{how}: {}", gone.body);
+    let kc = kc_user(app, uid).await;
+    assert_eq!(
+        kc.username.as_deref(),
+        Some(new.to_lowercase().as_str()),
+        "{how}"
+    );
+    assert_eq!(kc.attribute("userPrincipalName"), Some(new), "{how}");
+}

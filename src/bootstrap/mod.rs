@@ -141,6 +141,9 @@ pub async fn run(kc: &KcAdmin, opts: &BootstrapOptions) -> anyhow::Result<Report
         dry_run: opts.dry_run,
     };
     let created_realm = ensure_realm(kc, opts, &mut report).await?;
+    if !(created_realm && opts.dry_run) {
+        ensure_username_edits(kc, opts, &mut report).await?;
+    }
     if created_realm && opts.dry_run {
         // Nothing below can be read from a realm that does not exist yet.
         for name in planned_steps() {
@@ -169,6 +172,7 @@ pub async fn run(kc: &KcAdmin, opts: &BootstrapOptions) -> anyhow::Result<Report
 
 fn planned_steps() -> Vec<String> {
     let mut names = vec![
+        USERNAME_EDITS_STEP.to_owned(),
         format!("client {SCIM_CLIENT_ID}"),
         "client scopes".to_owned(),
     ];
@@ -216,6 +220,40 @@ async fn ensure_realm(
         Some(format!("from template {template}")),
     );
     Ok(true)
+}
+
+const USERNAME_EDITS_STEP: &str = "username edits";
+
+/// Entra renames a user by sending a new `userName` (a changed
+/// userPrincipalName); Keycloak refuses username changes unless the realm
+/// allows them (`editUsernameAllowed`), so a SCIM realm allows them. Users
+/// themselves still cannot: the username stays read-only in the account
+/// console unless the user profile grants them edit rights.
+async fn ensure_username_edits(
+    kc: &KcAdmin,
+    opts: &BootstrapOptions,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let allowed = kc
+        .get_realm(&opts.realm)
+        .await?
+        .and_then(|r| r.extra.get("editUsernameAllowed").and_then(Value::as_bool))
+        == Some(true);
+    if allowed {
+        report.push(USERNAME_EDITS_STEP, Outcome::Unchanged, None);
+        return Ok(());
+    }
+    if !opts.dry_run {
+        kc.update_realm_fields(&opts.realm, &json!({"editUsernameAllowed": true}))
+            .await
+            .context("allowing username edits, which SCIM renames need")?;
+    }
+    report.push(
+        USERNAME_EDITS_STEP,
+        Outcome::Updated,
+        Some("editUsernameAllowed=true (SCIM renames)".to_owned()),
+    );
+    Ok(())
 }
 
 /// The `scim-endpoint` client as bootstrap creates it: confidential, service
@@ -396,6 +434,23 @@ async fn ensure_user_profile(
             }));
             added.push(name);
         }
+    }
+    // Realms that allow SCIM renames (editUsernameAllowed) would otherwise
+    // let users rename themselves: the username is the admin's to edit.
+    let username_admin_only = attributes
+        .iter_mut()
+        .find(|a| a.get("name").and_then(Value::as_str) == Some("username"))
+        .is_some_and(|username| {
+            let edit = &mut username["permissions"]["edit"];
+            if *edit == json!(["admin"]) {
+                false
+            } else {
+                *edit = json!(["admin"]);
+                true
+            }
+        });
+    if username_admin_only {
+        added.push("username editable by admins only".to_owned());
     }
     if added.is_empty() {
         report.push("user profile", Outcome::Unchanged, None);

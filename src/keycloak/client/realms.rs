@@ -1,4 +1,4 @@
-//! Realms: `GET` and `POST /admin/realms…`, and (for tests) tokens from a
+//! Realms: `GET`, `POST` and partial `PUT /admin/realms…`, and (for tests) tokens from a
 //! realm's own token endpoint.
 //!
 //! Invariant: every admin path here is built by [`realms_path`].
@@ -25,6 +25,13 @@ impl KcAdmin {
     /// `POST /admin/realms` with a full realm representation (an import).
     pub async fn create_realm(&self, representation: &Value) -> Result<(), KcError> {
         self.write(Method::POST, &realms_path(&[]), Some(representation))
+            .await
+    }
+
+    /// `PUT /admin/realms/{r}` with only the fields to change: Keycloak
+    /// leaves every field the representation omits as it is.
+    pub async fn update_realm_fields(&self, realm: &str, fields: &Value) -> Result<(), KcError> {
+        self.write(Method::PUT, &realms_path(&[realm]), Some(fields))
             .await
     }
 
