@@ -682,3 +682,41 @@ async fn keycloak_calls_per_group_operation() {
         assert!(*calls <= max, "{name}: {calls} calls (budget {max})");
     }
 }
+
+#[tokio::test]
+async fn groups_carry_meta_created_and_last_modified_through_a_rename() {
+    let app = spawn_app("gmeta").await;
+    let reply = app.post("/Groups", &entra_group("Meta")).await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let gid = reply.body["id"].as_str().expect("id").to_owned();
+    let created = reply.body["meta"]["created"].clone();
+    assert!(created.is_string(), "{}", reply.body);
+    assert_eq!(
+        reply.body["meta"]["lastModified"], created,
+        "{}",
+        reply.body
+    );
+    let read = app.get(&format!("/Groups/{gid}")).await;
+    assert_eq!(read.body["meta"]["created"], created, "{}", read.body);
+    let renamed = app
+        .patch(
+            &format!("/Groups/{gid}"),
+            &patch_ops(&json!([{"op": "replace", "path": "displayName", "value": "Meta EU"}])),
+        )
+        .await;
+    assert!(
+        renamed.status == 200 || renamed.status == 204,
+        "{}",
+        renamed.body
+    );
+    let after = app.get(&format!("/Groups/{gid}")).await;
+    assert_eq!(after.body["displayName"], "Meta EU", "{}", after.body);
+    assert_eq!(after.body["meta"]["created"], created, "{}", after.body);
+    let (first, last) = (
+        created.as_str().unwrap_or_default(),
+        after.body["meta"]["lastModified"]
+            .as_str()
+            .unwrap_or_default(),
+    );
+    assert!(last >= first && !last.is_empty(), "{}", after.body);
+}

@@ -1,6 +1,8 @@
 //! SCIM Group ⇄ Keycloak group: `displayName` ⇄ name, `externalId` ⇄ the
 //! group attribute `externalId`, `members` ⇄ the group's direct user members,
-//! `meta.lastModified` ⇄ the attribute written on every SCIM write.
+//! `meta.lastModified` ⇄ the attribute written on every SCIM write,
+//! `meta.created` ⇄ the attribute written when SCIM creates the group (a
+//! group created in Keycloak itself has none, and answers without it).
 //!
 //! Invariants: only users are members (Keycloak nests groups as a hierarchy,
 //! not as members); `displayName` is compared case-sensitively, as Keycloak
@@ -12,7 +14,7 @@ use std::fmt::Write as _;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::{EXTERNAL_ID_ATTRIBUTE, LAST_MODIFIED_ATTRIBUTE};
+use super::{EXTERNAL_ID_ATTRIBUTE, GROUP_CREATED_ATTRIBUTE, LAST_MODIFIED_ATTRIBUTE};
 use crate::keycloak::{KcGroup, KcUser};
 use crate::scim::schema::{ResourceSchema, GROUP_SCHEMA};
 use crate::scim::ScimError;
@@ -68,6 +70,9 @@ pub fn scim_group_from_kc(group: &KcGroup, members: Option<&[KcUser]>, base_url:
     }
     let mut meta = Map::new();
     meta.insert("resourceType".to_owned(), json!("Group"));
+    if let Some(c) = attr(GROUP_CREATED_ATTRIBUTE) {
+        meta.insert("created".to_owned(), json!(c));
+    }
     if let Some(m) = attr(LAST_MODIFIED_ATTRIBUTE) {
         meta.insert("lastModified".to_owned(), json!(m));
     }
@@ -125,6 +130,9 @@ pub fn kc_group_from_scim(
         attrs.insert(EXTERNAL_ID_ATTRIBUTE.to_owned(), vec![external.to_owned()]);
     }
     attrs.insert(LAST_MODIFIED_ATTRIBUTE.to_owned(), vec![now.to_owned()]);
+    if existing.is_none() {
+        attrs.insert(GROUP_CREATED_ATTRIBUTE.to_owned(), vec![now.to_owned()]);
+    }
     group.attributes = Some(attrs);
     // A PUT of a group must not carry its sub-groups or access map back.
     for key in ["subGroups", "subGroupCount", "access"] {
@@ -219,6 +227,27 @@ mod tests {
             attrs.get(LAST_MODIFIED_ATTRIBUTE),
             Some(&vec!["now".to_owned()])
         );
+    }
+
+    #[test]
+    fn created_is_stamped_once_and_rendered_with_last_modified() {
+        let created =
+            kc_group_from_scim(&json!({"displayName": "Sales"}), None, "t1").expect("valid");
+        let attrs = created.attributes.clone().expect("attrs");
+        assert_eq!(
+            attrs.get(GROUP_CREATED_ATTRIBUTE),
+            Some(&vec!["t1".to_owned()])
+        );
+        let renamed = kc_group_from_scim(&json!({"displayName": "Sales EU"}), Some(&created), "t2")
+            .expect("valid");
+        let mut renamed = renamed;
+        renamed.id = Some("g1".to_owned());
+        let g = scim_group_from_kc(&renamed, None, "http://x/scim");
+        assert_eq!(g["meta"]["created"], "t1", "{g}");
+        assert_eq!(g["meta"]["lastModified"], "t2", "{g}");
+        // A group Keycloak created itself has no creation time to report.
+        let foreign = scim_group_from_kc(&kc_group(), None, "http://x/scim");
+        assert!(foreign["meta"].get("created").is_none(), "{foreign}");
     }
 
     #[test]

@@ -21,6 +21,9 @@ pub const EXTERNAL_ID_ATTRIBUTE: &str = "externalId";
 pub const DISPLAY_NAME_ATTRIBUTE: &str = "displayName";
 /// Keycloak attribute holding `meta.lastModified`, written on every SCIM write.
 pub const LAST_MODIFIED_ATTRIBUTE: &str = "scimLastModified";
+/// Group attribute holding `meta.created`, written when SCIM creates the
+/// group (Keycloak keeps no creation time for groups).
+pub const GROUP_CREATED_ATTRIBUTE: &str = "scimCreated";
 /// Attributes Keycloak's user profile always has; never declared by us.
 pub const BUILT_IN_ATTRIBUTES: [&str; 4] = ["username", "email", "firstName", "lastName"];
 
