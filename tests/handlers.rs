@@ -306,3 +306,65 @@ async fn methods_an_endpoint_does_not_serve_answer_405_with_allow_after_authenti
     );
     assert_eq!(status, 200);
 }
+
+#[actix_web::test]
+async fn root_search_pages_through_users_then_groups() {
+    let (data, token) = state();
+    let app = app!(data);
+    let auth = ("Authorization", format!("Bearer {token}"));
+    for n in ["ann", "bob"] {
+        let (status, _, body) = call!(
+            app,
+            test::TestRequest::post()
+                .uri(&format!("{BASE}/Users"))
+                .insert_header(auth.clone())
+                .insert_header(("Content-Type", "application/scim+json"))
+                .set_payload(user(n).to_string()),
+        );
+        assert_eq!(status, 201, "{body}");
+    }
+    let group =
+        json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Sales"});
+    let (status, _, body) = call!(
+        app,
+        test::TestRequest::post()
+            .uri(&format!("{BASE}/Groups"))
+            .insert_header(auth.clone())
+            .insert_header(("Content-Type", "application/scim+json"))
+            .set_payload(group.to_string()),
+    );
+    assert_eq!(status, 201, "{body}");
+    let search = |start: usize, count: usize| {
+        json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+            "startIndex": start,
+            "count": count,
+            "attributes": ["userName", "displayName"],
+        })
+    };
+    let mut seen = Vec::new();
+    for start in [1, 3] {
+        let (status, _, page) = call!(
+            app,
+            test::TestRequest::post()
+                .uri(&format!("{BASE}/.search"))
+                .insert_header(auth.clone())
+                .insert_header(("Content-Type", "application/scim+json"))
+                .set_payload(search(start, 2).to_string()),
+        );
+        assert_eq!(status, 200, "{page}");
+        assert_eq!(page["totalResults"], 3, "{page}");
+        assert_eq!(page["startIndex"], start, "{page}");
+        for r in page["Resources"].as_array().expect("Resources") {
+            assert!(r.get("emails").is_none(), "projection not applied: {r}");
+            seen.push(
+                r["userName"]
+                    .as_str()
+                    .or_else(|| r["displayName"].as_str())
+                    .unwrap_or_default()
+                    .to_owned(),
+            );
+        }
+    }
+    assert_eq!(seen, ["ann", "bob", "Sales"]);
+}

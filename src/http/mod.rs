@@ -14,6 +14,7 @@ pub mod error;
 mod groups;
 mod metrics;
 mod request;
+mod search;
 pub mod span;
 mod users;
 
@@ -74,6 +75,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
                 .route("/Schemas", discovery::not_allowed("GET"))
                 .route("/Schemas/{id}", web::get().to(discovery::schema))
                 .route("/Schemas/{id}", discovery::not_allowed("GET"))
+                .route("/.search", web::post().to(search::search))
+                .route("/.search", discovery::not_allowed("POST"))
                 .route("/Users", web::get().to(users::list))
                 .route("/Users", web::post().to(users::create))
                 .route("/Users", discovery::not_allowed("GET, POST"))
