@@ -164,6 +164,12 @@ fn apply_schema_object(
         )));
     };
     for (k, v) in inner {
+        // An extension object may repeat its own `schemas` (RFC 7644
+        // §3.5.2.1 shows the value as the extension's JSON); the resource's
+        // `schemas` is bookkeeping the engine keeps itself.
+        if k.eq_ignore_ascii_case("schemas") {
+            continue;
+        }
         let mut path = parse_attr_path(k)?;
         if path.schema.is_none() {
             path.schema = Some(urn.to_owned());

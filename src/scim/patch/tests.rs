@@ -175,3 +175,29 @@ fn extension_object_path_and_schemas_bookkeeping() {
     let back = patch(&out.resource, &body).expect("ok");
     assert_eq!(back.resource, user());
 }
+
+#[test]
+fn extension_object_value_may_repeat_schemas() {
+    for op in ["add", "replace"] {
+        let body = json!({"Operations": [{"op": op, "path": ENTERPRISE_USER_SCHEMA, "value": {
+            "schemas": [ENTERPRISE_USER_SCHEMA],
+            "department": "R&D"
+        }}]});
+        let out = patch(&user(), &body).expect(op);
+        assert_eq!(
+            out.resource[ENTERPRISE_USER_SCHEMA]["department"], "R&D",
+            "{op}"
+        );
+        assert!(
+            out.resource[ENTERPRISE_USER_SCHEMA]
+                .get("schemas")
+                .is_none(),
+            "{op}"
+        );
+        assert_eq!(
+            out.resource["schemas"],
+            json!([USER_SCHEMA, ENTERPRISE_USER_SCHEMA]),
+            "{op}"
+        );
+    }
+}
