@@ -983,3 +983,23 @@ async fn assert_renamed(app: &TestApp, uid: &str, old: &str, new: &str, how: &st
     );
     assert_eq!(kc.attribute("userPrincipalName"), Some(new), "{how}");
 }
+
+#[tokio::test]
+async fn patch_remove_name_leaves_no_name_behind() {
+    let app = spawn_app("noname").await;
+    let uid = id(&create(&app, "nn").await);
+    let reply = app
+        .patch(
+            &format!("/Users/{uid}"),
+            &patch_ops(json!([{"op": "remove", "path": "name"}])),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert!(reply.body.get("name").is_none(), "{}", reply.body);
+    let now = app.get(&format!("/Users/{uid}")).await;
+    assert!(now.body.get("name").is_none(), "{}", now.body);
+    // Keycloak's own view: no first or last name left.
+    let kc = kc_user(&app, &uid).await;
+    assert!(kc.first_name.as_deref().unwrap_or_default().is_empty());
+    assert!(kc.last_name.as_deref().unwrap_or_default().is_empty());
+}

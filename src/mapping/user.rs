@@ -221,11 +221,13 @@ impl UserMapping {
         if let Some(username) = &kc.username {
             out.insert("userName".to_owned(), Value::String(username.clone()));
         }
+        // Keycloak keeps a removed first or last name as "": no value, so
+        // `remove name` leaves no `name` behind (RFC 7644 §3.5.2.2).
         let mut name = Map::new();
-        if let Some(first) = &kc.first_name {
+        if let Some(first) = kc.first_name.as_ref().filter(|f| !f.is_empty()) {
             name.insert("givenName".to_owned(), Value::String(first.clone()));
         }
-        if let Some(last) = &kc.last_name {
+        if let Some(last) = kc.last_name.as_ref().filter(|l| !l.is_empty()) {
             name.insert("familyName".to_owned(), Value::String(last.clone()));
         }
         if !name.is_empty() {
