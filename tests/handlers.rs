@@ -368,3 +368,35 @@ async fn root_search_pages_through_users_then_groups() {
     }
     assert_eq!(seen, ["ann", "bob", "Sales"]);
 }
+
+#[actix_web::test]
+async fn a_filter_on_an_unknown_attribute_is_invalid_filter_naming_it() {
+    let (data, token) = state();
+    let app = app!(data);
+    let auth = ("Authorization", format!("Bearer {token}"));
+    for (path, name) in [
+        ("/Users?filter=foo%20eq%20%22x%22", "foo"),
+        ("/Groups?filter=displayNam%20eq%20%22x%22", "displayNam"),
+    ] {
+        let (status, headers, body) = call!(
+            app,
+            test::TestRequest::get()
+                .uri(&format!("{BASE}{path}"))
+                .insert_header(auth.clone()),
+        );
+        scim_error(status, &headers, &body, 400);
+        assert_eq!(body["scimType"], "invalidFilter", "{body}");
+        assert!(
+            body["detail"].as_str().is_some_and(|d| d.contains(name)),
+            "{body}"
+        );
+    }
+    let (status, _, body) = call!(
+        app,
+        test::TestRequest::get()
+            .uri(&format!("{BASE}/Users?filter=userName%20eq%20%22x%22"))
+            .insert_header(auth.clone()),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["totalResults"], 0, "{body}");
+}

@@ -8,8 +8,8 @@ use serde_json::Value;
 
 use super::authorized::Authorized;
 use super::request::{
-    audit, check_put_id, id_of, if_match, json_body, list_response, resource_reply, ListParams,
-    Projection,
+    audit, check_filter_attributes, check_put_id, id_of, if_match, json_body, list_response,
+    resource_reply, ListParams, Projection,
 };
 use super::{ApiError, AppState};
 use crate::scim::{normalize_input, parse_patch_request};
@@ -17,6 +17,7 @@ use crate::scim::{normalize_input, parse_patch_request};
 type Result = std::result::Result<HttpResponse, ApiError>;
 
 async fn respond_list(state: &AppState, scope: &Authorized, params: &ListParams) -> Result {
+    check_filter_attributes(params, &[&scope.view.group_schema])?;
     let page = state
         .directory
         .list_groups(&scope.realm, &params.request)

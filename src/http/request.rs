@@ -372,6 +372,28 @@ pub(super) fn scim_response(status: StatusCode, body: &Value) -> HttpResponse {
         .body(body.to_string())
 }
 
+/// `invalidFilter` naming the first attribute of the request's filter that
+/// none of `schemas` defines (a typo would otherwise match nothing).
+pub(super) fn check_filter_attributes(
+    params: &ListParams,
+    schemas: &[&ResourceSchema],
+) -> Result<(), ApiError> {
+    let Some(filter) = &params.request.filter else {
+        return Ok(());
+    };
+    let unknown: Vec<String> = schemas
+        .iter()
+        .filter_map(|s| filter.unknown_attribute(s))
+        .collect();
+    match unknown.first() {
+        Some(name) if unknown.len() == schemas.len() => Err(ScimError::invalid_filter(format!(
+            "the filter names {name:?}, which is not an attribute of this resource type"
+        ))
+        .into()),
+        _ => Ok(()),
+    }
+}
+
 /// A list page as a SCIM `ListResponse`, each resource projected.
 #[must_use]
 pub(super) fn list_response(

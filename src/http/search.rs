@@ -10,7 +10,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::authorized::Authorized;
-use super::request::{json_body, scim_response, ListParams};
+use super::request::{check_filter_attributes, json_body, scim_response, ListParams};
 use super::{ApiError, AppState};
 use crate::directory::ListRequest;
 use crate::scim::ListResponse;
@@ -38,6 +38,10 @@ pub(super) async fn search(
 ) -> Result<HttpResponse, ApiError> {
     let body = json_body(&req, body, state.limits.max_body_bytes).await?;
     let params = ListParams::from_search_body(&body, state.limits.max_results)?;
+    check_filter_attributes(
+        &params,
+        &[&scope.view.user_schema, &scope.view.group_schema],
+    )?;
     let asked = &params.request;
     let users = state.directory.list_users(&scope.realm, asked).await?;
     let (start_index, count) = second_request(

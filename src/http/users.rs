@@ -6,8 +6,8 @@ use serde_json::Value;
 
 use super::authorized::Authorized;
 use super::request::{
-    audit, check_put_id, id_of, if_match, json_body, list_response, resource_reply, ListParams,
-    Projection,
+    audit, check_filter_attributes, check_put_id, id_of, if_match, json_body, list_response,
+    resource_reply, ListParams, Projection,
 };
 use super::{ApiError, AppState};
 use crate::scim::{normalize_input, parse_patch_request};
@@ -15,6 +15,7 @@ use crate::scim::{normalize_input, parse_patch_request};
 type Result = std::result::Result<HttpResponse, ApiError>;
 
 async fn respond_list(state: &AppState, scope: &Authorized, params: &ListParams) -> Result {
+    check_filter_attributes(params, &[&scope.view.user_schema])?;
     let page = state
         .directory
         .list_users(&scope.realm, &params.request)

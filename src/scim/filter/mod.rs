@@ -205,6 +205,49 @@ impl Filter {
         }
     }
 
+    /// The first attribute path in the filter that `schema` does not define
+    /// (paths inside a value path's brackets are relative to its element),
+    /// so that a typo is `invalidFilter` rather than a filter that silently
+    /// matches nothing.
+    #[must_use]
+    pub fn unknown_attribute(&self, schema: &ResourceSchema) -> Option<String> {
+        match self {
+            Filter::And(a, b) | Filter::Or(a, b) => a
+                .unknown_attribute(schema)
+                .or_else(|| b.unknown_attribute(schema)),
+            Filter::Not(a) => a.unknown_attribute(schema),
+            Filter::Compare { path, .. } | Filter::Present { path } => {
+                schema.locate(path).is_none().then(|| path.to_string())
+            }
+            Filter::ValuePath(vp) => {
+                if schema.locate(&vp.attr).is_none() {
+                    return Some(vp.attr.to_string());
+                }
+                vp.filter.unknown_inside(&vp.attr, schema)
+            }
+        }
+    }
+
+    /// [`Filter::unknown_attribute`] for the filter inside `attr[...]`.
+    fn unknown_inside(&self, attr: &AttrPath, schema: &ResourceSchema) -> Option<String> {
+        match self {
+            Filter::And(a, b) | Filter::Or(a, b) => a
+                .unknown_inside(attr, schema)
+                .or_else(|| b.unknown_inside(attr, schema)),
+            Filter::Not(a) => a.unknown_inside(attr, schema),
+            Filter::Compare { path, .. } | Filter::Present { path } => {
+                let full = AttrPath {
+                    schema: attr.schema.clone(),
+                    name: attr.name.clone(),
+                    sub_attr: Some(path.name.clone()),
+                };
+                schema.locate(&full).is_none().then(|| full.to_string())
+            }
+            // Value paths do not nest (RFC 7644 §3.4.2.2 valFilter).
+            Filter::ValuePath(vp) => Some(vp.attr.to_string()),
+        }
+    }
+
     /// Whether any comparison, presence test or value path in the filter
     /// names the top-level attribute `attr` (case-insensitively; the schema
     /// URN and sub-attribute are ignored, and attributes inside a value

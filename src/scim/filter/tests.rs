@@ -284,3 +284,37 @@ fn conjuncts_and_disjuncts() {
     let single = p("a pr");
     assert_eq!(single.conjuncts(), vec![&single]);
 }
+
+#[test]
+fn unknown_attribute_names_the_first_path_the_schema_lacks() {
+    let user = ResourceSchema::user();
+    let group = ResourceSchema::group();
+    let rows: [(&str, &ResourceSchema, Option<&str>); 10] = [
+        ("userName eq \"a\"", &user, None),
+        ("USERNAME eq \"a\" and externalId pr", &user, None),
+        ("emails[type eq \"work\" and value co \"@\"]", &user, None),
+        ("name.givenName sw \"A\"", &user, None),
+        ("meta.lastModified gt \"2026-01-01T00:00:00Z\"", &user, None),
+        (
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value eq \"m\"",
+            &user,
+            None,
+        ),
+        ("foo eq \"x\"", &user, Some("foo")),
+        (
+            "userName eq \"a\" or not (nickname2 pr)",
+            &user,
+            Some("nickname2"),
+        ),
+        ("emails[typo eq \"work\"]", &user, Some("emails.typo")),
+        (
+            "displayName eq \"g\" and members[value eq \"u\"]",
+            &group,
+            None,
+        ),
+    ];
+    for (text, schema, want) in rows {
+        let f = parse_filter(text).expect(text);
+        assert_eq!(f.unknown_attribute(schema).as_deref(), want, "{text}");
+    }
+}
