@@ -325,30 +325,8 @@ async fn mapped_attributes_persist_and_users_cannot_edit_them() {
     assert_eq!(stored.attribute("extensionAttribute1"), Some("blue"));
 
     // The user, through the account API, tries to change userPrincipalName.
-    let token = kc
-        .password_token(
-            &realm,
-            &[
-                ("client_id", "admin-cli"),
-                ("username", "alice.smith@contoso.com"),
-                ("password", "Pa55word!x"),
-            ],
-        )
-        .await
-        .expect("user token");
-    let access = token["access_token"].as_str().expect("access token");
-    let http = reqwest::Client::new();
-    let account = format!("{}/realms/{realm}/account/", common::kc_url());
-    let mine: Value = http
-        .get(&account)
-        .bearer_auth(access)
-        .header("Accept", "application/json")
-        .send()
-        .await
-        .expect("account GET")
-        .json()
-        .await
-        .expect("account JSON");
+    let (http, access, account, mine) = alice_account(&kc, &realm).await;
+    let access = access.as_str();
     assert!(
         mine.get("attributes")
             .and_then(|a| a.get("userPrincipalName"))
@@ -389,30 +367,8 @@ async fn scim_may_rename_users_but_users_cannot_rename_themselves() {
     kc.set_password(&realm, &id, "Pa55word!x", false)
         .await
         .expect("password");
-    let token = kc
-        .password_token(
-            &realm,
-            &[
-                ("client_id", "admin-cli"),
-                ("username", "alice.smith@contoso.com"),
-                ("password", "Pa55word!x"),
-            ],
-        )
-        .await
-        .expect("user token");
-    let access = token["access_token"].as_str().expect("access token");
-    let http = reqwest::Client::new();
-    let account = format!("{}/realms/{realm}/account/", common::kc_url());
-    let mut mine: Value = http
-        .get(&account)
-        .bearer_auth(access)
-        .header("Accept", "application/json")
-        .send()
-        .await
-        .expect("account GET")
-        .json()
-        .await
-        .expect("account JSON");
+    let (http, access, account, mut mine) = alice_account(&kc, &realm).await;
+    let access = access.as_str();
     mine["username"] = json!("mallory@evil.example");
     let status = http
         .post(&account)
@@ -595,4 +551,38 @@ fn cli_bootstrap_prints_the_report_and_the_tenant_url() {
     for line in again.lines().filter(|l| !l.starts_with("Tenant URL")) {
         assert!(line.contains("unchanged"), "{line}");
     }
+}
+
+/// Alice (of `user_with_mapped_attributes`, password `Pa55word!x`) signed in
+/// to the account API: the client, her access token, the account URL and
+/// what the API shows her.
+async fn alice_account(kc: &KcAdmin, realm: &str) -> (reqwest::Client, String, String, Value) {
+    let token = kc
+        .password_token(
+            realm,
+            &[
+                ("client_id", "admin-cli"),
+                ("username", "alice.smith@contoso.com"),
+                ("password", "Pa55word!x"),
+            ],
+        )
+        .await
+        .expect("user token");
+    let access = token["access_token"]
+        .as_str()
+        .expect("access token")
+        .to_owned();
+    let http = reqwest::Client::new();
+    let account = format!("{}/realms/{realm}/account/", common::kc_url());
+    let mine: Value = http
+        .get(&account)
+        .bearer_auth(&access)
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .expect("account GET")
+        .json()
+        .await
+        .expect("account JSON");
+    (http, access, account, mine)
 }
