@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 
 use crate::keycloak::{KcAdmin, KcClient};
 use crate::mapping::settings::RealmScimSettings;
-use crate::mapping::{declared_attributes, MapperTable, Profile, SCIM_CLIENT_ID};
+use crate::mapping::{declared_attributes, fidelity, MapperTable, Profile, SCIM_CLIENT_ID};
 use crate::settings_store;
 
 pub use template::{load_template, TEMPLATE_NAMES};
@@ -425,13 +425,18 @@ async fn ensure_user_profile(
             .iter()
             .any(|a| a.get("name").and_then(Value::as_str) == Some(name.as_str()));
         if !present {
-            attributes.push(json!({
+            let stored = fidelity::declared().find(|d| d.name == name);
+            let mut declared = json!({
                 "name": name,
                 "displayName": name,
-                "multivalued": false,
+                "multivalued": stored.is_some_and(|d| d.multivalued),
                 "permissions": {"view": ["admin"], "edit": ["admin"]},
                 "annotations": {"kc-scim": "managed"},
-            }));
+            });
+            if let Some(max) = stored.and_then(|d| d.max_length) {
+                declared["validations"] = json!({"length": {"max": max}});
+            }
+            attributes.push(declared);
             added.push(name);
         }
     }

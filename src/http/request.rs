@@ -112,10 +112,26 @@ fn has_control(s: &str) -> bool {
     s.chars().any(|c| u32::from(c) < 0x20)
 }
 
+/// `addresses.formatted` "MAY contain newlines" (RFC 7643 §4.1.2): there,
+/// line breaks and tabs are values, not control characters.
+fn has_control_at(s: &str, path: &str) -> bool {
+    // PATCH values are checked again, attribute by attribute, once applied.
+    let multi_line = path.starts_with("Operations")
+        || path
+            .rsplit_once("addresses.")
+            .is_some_and(|(_, rest)| rest.eq_ignore_ascii_case("formatted"));
+    if multi_line {
+        s.chars()
+            .any(|c| u32::from(c) < 0x20 && !matches!(c, '\n' | '\r' | '\t'))
+    } else {
+        has_control(s)
+    }
+}
+
 /// The path of the first string (or key) holding a control character.
 fn control_character_at(value: &Value, path: &str) -> Option<String> {
     match value {
-        Value::String(s) if has_control(s) => Some(if path.is_empty() {
+        Value::String(s) if has_control_at(s, path) => Some(if path.is_empty() {
             "a value".to_owned()
         } else {
             path.to_owned()

@@ -4,6 +4,7 @@
 //!
 //! Invariant: pure. No HTTP, no async; everything here is table-tested.
 
+pub mod fidelity;
 pub mod group;
 pub mod mappers;
 pub mod pushdown;
@@ -24,12 +25,16 @@ pub const LAST_MODIFIED_ATTRIBUTE: &str = "scimLastModified";
 /// Group attribute holding `meta.created`, written when SCIM creates the
 /// group (Keycloak keeps no creation time for groups).
 pub const GROUP_CREATED_ATTRIBUTE: &str = "scimCreated";
+/// Multivalued attribute holding every SCIM email value, lowercased, so that
+/// Keycloak's search finds a user by a secondary email too.
+pub const EMAIL_VALUES_ATTRIBUTE: &str = "scimEmailValues";
 /// Attributes Keycloak's user profile always has; never declared by us.
 pub const BUILT_IN_ATTRIBUTES: [&str; 4] = ["username", "email", "firstName", "lastName"];
 
 /// The user-profile attributes SCIM needs declared for `table`: every mapped
-/// attribute plus the core ones kept in attributes, built-ins excluded, in a
-/// stable order without repeats.
+/// attribute, the core ones kept in attributes and those of full fidelity
+/// ([`fidelity::declared`]), built-ins excluded, in a stable order without
+/// repeats.
 #[must_use]
 pub fn declared_attributes(table: &MapperTable) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
@@ -38,7 +43,8 @@ pub fn declared_attributes(table: &MapperTable) -> Vec<String> {
         DISPLAY_NAME_ATTRIBUTE,
         LAST_MODIFIED_ATTRIBUTE,
     ];
-    for name in table.user_attributes().chain(core) {
+    let stored = fidelity::declared().map(|d| d.name);
+    for name in table.user_attributes().chain(core).chain(stored) {
         if !BUILT_IN_ATTRIBUTES.contains(&name) && !out.iter().any(|n| n == name) {
             out.push(name.to_owned());
         }

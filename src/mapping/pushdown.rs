@@ -312,7 +312,7 @@ mod tests {
             (r#"externalId eq "a:b""#, UserLookup::Scan),
             (r#"displayName eq "Bob Smith""#, UserLookup::Scan),
             (r#"userName eq """#, UserLookup::Scan),
-            (r#"title eq "x""#, UserLookup::Scan),
+            (r#"title eq "x""#, attr("scimTitle", "x")),
             (r"active eq true", UserLookup::Scan),
         ];
         for (filter, expected) in rows {

@@ -15,7 +15,11 @@ use std::fmt::Write as _;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::{MapperTable, DISPLAY_NAME_ATTRIBUTE, EXTERNAL_ID_ATTRIBUTE, LAST_MODIFIED_ATTRIBUTE};
+use super::fidelity::{self, check_limits};
+use super::{
+    MapperTable, DISPLAY_NAME_ATTRIBUTE, EMAIL_VALUES_ATTRIBUTE, EXTERNAL_ID_ATTRIBUTE,
+    LAST_MODIFIED_ATTRIBUTE,
+};
 use crate::keycloak::KcUser;
 use crate::scim::schema::{AttrType, AttributeDef, ResourceSchema, Returned, USER_SCHEMA};
 use crate::scim::{parse_attr_path, AttrPath, ScimError};
@@ -110,7 +114,16 @@ impl UserMapping {
             };
             let def = located.target();
             if def.multi_valued || located.attr.multi_valued {
-                skipped.push((rule.name.clone(), format!("{path_text} is multi-valued")));
+                // A mapper on the JSON attribute of a multi-valued SCIM
+                // attribute only exposes it as a claim: storage is ours.
+                let stored_here = fidelity::MULTI.iter().any(|(name, attribute)| {
+                    located.is_core
+                        && located.attr.name == *name
+                        && rule.user_attribute == *attribute
+                });
+                if !stored_here {
+                    skipped.push((rule.name.clone(), format!("{path_text} is multi-valued")));
+                }
                 continue;
             }
             let full = located.full_path();
@@ -135,6 +148,35 @@ impl UserMapping {
                 target,
                 boolean: rule.is_boolean() || def.type_ == AttrType::Boolean,
             });
+        }
+        // Full fidelity for every single-valued attribute no mapper names.
+        for (urn, name, sub, attribute) in fidelity::SIMPLE {
+            let path = AttrPath {
+                schema: urn.map(str::to_owned),
+                name: name.to_owned(),
+                sub_attr: sub.map(str::to_owned),
+            };
+            let mapped = rules.iter().any(|r| match &r.target {
+                Target::Simple(p) => p.same_as(&path),
+                _ => false,
+            });
+            if mapped {
+                continue;
+            }
+            let full = match (urn, sub) {
+                (Some(u), _) => format!("{u}:{name}"),
+                (None, Some(sub)) => format!("{name}.{sub}"),
+                (None, None) => name.to_owned(),
+            };
+            keep.insert(full);
+            rules.push(ResolvedRule {
+                attribute: attribute.to_owned(),
+                target: Target::Simple(path),
+                boolean: false,
+            });
+        }
+        for (name, _) in fidelity::MULTI {
+            keep.insert(name.to_owned());
         }
         // `groups` costs one more Keycloak call per user: returned on request.
         for attr in &mut schema.core.attributes {
@@ -168,9 +210,14 @@ impl UserMapping {
 
     /// Keycloak attributes SCIM manages (replaced on every write).
     fn managed_attributes(&self) -> BTreeSet<&str> {
-        let mut set: BTreeSet<&str> = [EXTERNAL_ID_ATTRIBUTE, DISPLAY_NAME_ATTRIBUTE]
-            .into_iter()
-            .collect();
+        let mut set: BTreeSet<&str> = [
+            EXTERNAL_ID_ATTRIBUTE,
+            DISPLAY_NAME_ATTRIBUTE,
+            EMAIL_VALUES_ATTRIBUTE,
+        ]
+        .into_iter()
+        .chain(fidelity::MULTI.iter().map(|(_, attribute)| *attribute))
+        .collect();
         for rule in &self.rules {
             if !BUILT_INS.contains(&rule.attribute.as_str()) {
                 set.insert(rule.attribute.as_str());
@@ -234,11 +281,16 @@ impl UserMapping {
             out.insert("name".to_owned(), Value::Object(name));
         }
         out.insert("active".to_owned(), Value::Bool(kc.enabled.unwrap_or(true)));
-        if let Some(email) = kc.email.as_ref().filter(|e| !e.is_empty()) {
-            out.insert(
-                "emails".to_owned(),
-                json!([{"value": email, "type": "work", "primary": true}]),
-            );
+        for (name, attribute) in fidelity::MULTI {
+            let stored = kc.attribute(attribute).and_then(stored_array);
+            let value = if name == "emails" {
+                emails_for(kc.email.as_deref(), stored)
+            } else {
+                stored
+            };
+            if let Some(v) = value {
+                out.insert(name.to_owned(), Value::Array(v));
+            }
         }
         if let Some(v) = kc.attribute(EXTERNAL_ID_ATTRIBUTE) {
             out.insert("externalId".to_owned(), Value::String(v.to_owned()));
@@ -314,6 +366,7 @@ impl UserMapping {
         existing: Option<&KcUser>,
         now: &str,
     ) -> Result<KcUser, ScimError> {
+        check_limits(scim, &self.input_schema)?;
         let user_name = scim
             .get("userName")
             .and_then(Value::as_str)
@@ -343,6 +396,13 @@ impl UserMapping {
         };
         set(EXTERNAL_ID_ATTRIBUTE, string_at(scim, &["externalId"]));
         set(DISPLAY_NAME_ATTRIBUTE, string_at(scim, &["displayName"]));
+        for (name, attribute) in fidelity::MULTI {
+            if let Some(items) = scim.get(name).and_then(Value::as_array) {
+                if !items.is_empty() {
+                    set(attribute, Some(Value::Array(items.clone()).to_string()));
+                }
+            }
+        }
         for rule in &self.rules {
             let value = match &rule.target {
                 Target::PrimaryEmail => primary_email(scim).map(Value::String),
@@ -364,6 +424,10 @@ impl UserMapping {
                 "username" | "firstName" | "lastName" => {}
                 attribute => set(attribute, text),
             }
+        }
+        let email_values = email_values(scim);
+        if !email_values.is_empty() {
+            attrs.insert(EMAIL_VALUES_ATTRIBUTE.to_owned(), email_values);
         }
         attrs.insert(LAST_MODIFIED_ATTRIBUTE.to_owned(), vec![now.to_owned()]);
         kc.attributes = Some(attrs);
@@ -408,25 +472,82 @@ fn complex_value(v: &Value) -> Option<Value> {
     }
 }
 
-/// The primary email, else the `work` one, else the first.
-fn primary_email(scim: &Value) -> Option<String> {
-    let emails = scim.get("emails")?.as_array()?;
-    let pick = emails
+/// The index of the email Keycloak's `email` holds: the primary one, else
+/// the `work` one, else the first.
+fn primary_email_index(emails: &[Value]) -> Option<usize> {
+    emails
         .iter()
-        .find(|e| e.get("primary").and_then(Value::as_bool) == Some(true))
+        .position(|e| e.get("primary").and_then(Value::as_bool) == Some(true))
         .or_else(|| {
-            emails.iter().find(|e| {
+            emails.iter().position(|e| {
                 e.get("type")
                     .and_then(Value::as_str)
                     .is_some_and(|t| t.eq_ignore_ascii_case("work"))
             })
         })
-        .or_else(|| emails.first())?;
+        .or_else(|| (!emails.is_empty()).then_some(0))
+}
+
+/// The primary email, else the `work` one, else the first.
+fn primary_email(scim: &Value) -> Option<String> {
+    let emails = scim.get("emails")?.as_array()?;
+    let pick = emails.get(primary_email_index(emails)?)?;
     pick.get("value")
         .and_then(Value::as_str)
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
+}
+
+/// Every email value, lowercased, without repeats (for Keycloak's search).
+fn email_values(scim: &Value) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let emails = scim.get("emails").and_then(Value::as_array);
+    for email in emails.into_iter().flatten() {
+        if let Some(v) = email.get("value").and_then(Value::as_str).map(str::trim) {
+            let v = v.to_lowercase();
+            if !v.is_empty() && !out.contains(&v) {
+                out.push(v);
+            }
+        }
+    }
+    out
+}
+
+/// A JSON-array attribute as stored; `None` when it is not one.
+fn stored_array(text: &str) -> Option<Vec<Value>> {
+    match serde_json::from_str(text) {
+        Ok(Value::Array(items)) if !items.is_empty() => Some(items),
+        _ => None,
+    }
+}
+
+/// The `emails` of a user: the array as sent, with the entry Keycloak's
+/// `email` holds following that field (an admin may have changed or removed
+/// it in the console); without a stored array, `email` as the one work
+/// address.
+fn emails_for(email: Option<&str>, stored: Option<Vec<Value>>) -> Option<Vec<Value>> {
+    let email = email.filter(|e| !e.is_empty());
+    let Some(mut items) = stored else {
+        return email.map(|e| vec![json!({"value": e, "type": "work", "primary": true})]);
+    };
+    let idx = primary_email_index(&items)?;
+    match (email, items.get_mut(idx).and_then(Value::as_object_mut)) {
+        (Some(e), Some(held)) => {
+            let same = held
+                .get("value")
+                .and_then(Value::as_str)
+                .is_some_and(|v| v.to_lowercase() == e.to_lowercase());
+            if !same {
+                held.insert("value".to_owned(), Value::String(e.to_owned()));
+            }
+        }
+        (None, _) => {
+            items.remove(idx);
+        }
+        (Some(_), None) => {}
+    }
+    (!items.is_empty()).then_some(items)
 }
 
 fn set_path(out: &mut Map<String, Value>, path: &AttrPath, value: Value) {
@@ -491,4 +612,99 @@ pub fn millis_to_rfc3339(ms: i64) -> Option<String> {
 #[must_use]
 pub fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type Case<'a> = (Option<&'a str>, Option<Vec<Value>>, Option<Value>);
+
+    #[test]
+    fn emails_follow_keycloaks_email_field() {
+        let stored = vec![
+            json!({"value": "A@x.org", "type": "work", "primary": true}),
+            json!({"value": "b@x.org", "type": "other"}),
+        ];
+        let cases: [Case<'_>; 5] = [
+            // As sent while Keycloak holds the same address (it lowercases).
+            (Some("a@x.org"), Some(stored.clone()), Some(json!(stored))),
+            // Changed in the console: the primary entry shows the new value.
+            (
+                Some("c@x.org"),
+                Some(stored.clone()),
+                Some(json!([
+                    {"value": "c@x.org", "type": "work", "primary": true},
+                    {"value": "b@x.org", "type": "other"}
+                ])),
+            ),
+            // Removed in the console: that entry is gone.
+            (
+                None,
+                Some(stored.clone()),
+                Some(json!([{"value": "b@x.org", "type": "other"}])),
+            ),
+            // Never written by SCIM: the one work address.
+            (
+                Some("a@x.org"),
+                None,
+                Some(json!([{"value": "a@x.org", "type": "work", "primary": true}])),
+            ),
+            (None, None, None),
+        ];
+        for (email, stored, expected) in cases {
+            assert_eq!(
+                emails_for(email, stored.clone()).map(Value::Array),
+                expected,
+                "{email:?} {stored:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_stored_attribute_round_trips_and_others_are_kept() {
+        let mapping = UserMapping::new(&MapperTable::defaults());
+        let scim = json!({
+            "userName": "Alice@Contoso.com",
+            "title": "Engineer",
+            "name": {"givenName": "Alice", "middleName": "M"},
+            "phoneNumbers": [{"value": "+1", "type": "mobile"}],
+            crate::scim::schema::ENTERPRISE_USER_SCHEMA: {"division": "Cloud"}
+        });
+        let existing = KcUser {
+            attributes: Some(BTreeMap::from([(
+                "notScim".to_owned(),
+                vec!["kept".to_owned()],
+            )])),
+            ..KcUser::default()
+        };
+        let kc = mapping
+            .kc_user_from_scim(&scim, Some(&existing), "2026-01-01T00:00:00.000Z")
+            .expect("mapped");
+        assert_eq!(kc.attribute("scimTitle"), Some("Engineer"));
+        assert_eq!(kc.attribute("scimMiddleName"), Some("M"));
+        assert_eq!(kc.attribute("scimDivision"), Some("Cloud"));
+        assert_eq!(kc.attribute("notScim"), Some("kept"));
+        let back = mapping.scim_user_from_kc(&kc, "https://x/scim/v2");
+        assert_eq!(back["title"], "Engineer");
+        assert_eq!(back["name"]["middleName"], "M");
+        assert_eq!(back["phoneNumbers"], scim["phoneNumbers"]);
+        assert_eq!(
+            back[crate::scim::schema::ENTERPRISE_USER_SCHEMA]["division"],
+            "Cloud"
+        );
+        // A later write without them clears them.
+        let cleared = mapping
+            .kc_user_from_scim(&json!({"userName": "alice@contoso.com"}), Some(&kc), "now")
+            .expect("mapped");
+        for gone in [
+            "scimTitle",
+            "scimMiddleName",
+            "scimDivision",
+            "scimPhoneNumbers",
+        ] {
+            assert_eq!(cleared.attribute(gone), None, "{gone}");
+        }
+        assert_eq!(cleared.attribute("notScim"), Some("kept"));
+    }
 }

@@ -42,10 +42,12 @@ pub fn apply_patch(
     };
     let mut res = before.clone();
     for (i, op) in ops.iter().enumerate() {
+        let prior = res.clone();
         apply_op(&mut res, op, schema).map_err(|mut e| {
             e.detail = format!("operation {}: {}", i + 1, e.detail);
             e
         })?;
+        keep_one_primary(&prior, &mut res, schema);
     }
     for attr in &schema.core.attributes {
         let had = get_ci(before, &attr.name).is_some_and(|v| !v.is_null());
@@ -63,6 +65,38 @@ pub fn apply_patch(
         changed: !changed_attributes.is_empty(),
         changed_attributes,
     })
+}
+
+/// RFC 7644 §3.5.2: an operation that makes a value `primary` clears the
+/// flag on the values that had it before, so at most one stays primary.
+fn keep_one_primary(
+    prior: &Map<String, Value>,
+    res: &mut Map<String, Value>,
+    schema: &ResourceSchema,
+) {
+    for attr in &schema.core.attributes {
+        if !attr.multi_valued || attr.sub_attribute("primary").is_none() {
+            continue;
+        }
+        let is_primary = |v: &Value| v.get("primary").and_then(Value::as_bool) == Some(true);
+        let was_primary: Vec<Value> = get_ci(prior, &attr.name)
+            .and_then(Value::as_array)
+            .map(|items| items.iter().filter(|v| is_primary(v)).cloned().collect())
+            .unwrap_or_default();
+        let Some(Value::Array(items)) = res.get_mut(&attr.name) else {
+            continue;
+        };
+        if items.iter().filter(|v| is_primary(v)).count() < 2 {
+            continue;
+        }
+        for item in items.iter_mut() {
+            if is_primary(item) && was_primary.contains(item) {
+                if let Some(obj) = item.as_object_mut() {
+                    obj.insert("primary".to_owned(), Value::Bool(false));
+                }
+            }
+        }
+    }
 }
 
 fn changed_paths(

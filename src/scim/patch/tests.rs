@@ -201,3 +201,23 @@ fn extension_object_value_may_repeat_schemas() {
         );
     }
 }
+
+#[test]
+fn a_value_made_primary_clears_the_flag_on_the_one_before() {
+    let add = json!({"Operations": [{"op": "add", "path": "emails",
+        "value": [{"value": "h@home.example", "type": "home", "primary": true}]}]});
+    let out = patch(&user(), &add).expect("patched");
+    assert_eq!(
+        out.resource["emails"],
+        json!([
+            {"value": "b@work.example", "type": "work", "primary": false},
+            {"value": "h@home.example", "type": "home", "primary": true}
+        ])
+    );
+    // Flipping the flag by value path works the same way.
+    let flip = json!({"Operations": [{"op": "replace",
+        "path": "emails[type eq \"work\"].primary", "value": true}]});
+    let out = patch(&out.resource, &flip).expect("patched");
+    assert_eq!(out.resource["emails"][0]["primary"], true);
+    assert_eq!(out.resource["emails"][1]["primary"], false);
+}
