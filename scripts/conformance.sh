@@ -44,10 +44,13 @@ if [ -z "${KC_TEST_URL:-}" ]; then
 fi
 
 t0=$(date +%s)
-# The judge first: its table tests take a fraction of a second.
-python3 -m unittest discover -q -s tests/conformance -p 'test_*.py' 2>&1 | tail -n 3 >&2
-[ "${PIPESTATUS[0]}" -eq 0 ] || { echo "tests/conformance/test_evaluate.py failed" >&2; exit 1; }
 out=$(mktemp -d "${TMPDIR:-/tmp}/kc-scim-conformance.XXXXXX")
+# The judge first: its table tests take a fraction of a second.
+if ! python3 -m unittest discover -q -s tests/conformance -p 'test_*.py' >"$out/judge.log" 2>&1; then
+  cat "$out/judge.log" >&2
+  echo "tests/conformance/test_evaluate.py failed" >&2
+  exit 1
+fi
 sidecar=""
 stop_sidecar() {
   if [ -n "$sidecar" ] && kill -0 "$sidecar" 2>/dev/null; then
