@@ -8,7 +8,7 @@ DEMO_REALM ?= demo
 BIND ?= 127.0.0.1:8090
 
 .PHONY: all build run test test-unit lint fmt fuzz fuzz-ci reliability keycloak-start keycloak-stop clean tools check-compose \
-	bench bench-quick bench-users-2000 bench-check conformance
+	bench bench-quick bench-users-2000 bench-check conformance conformance-keycloak
 
 all: lint check-compose test
 
@@ -70,9 +70,14 @@ bench-quick:
 bench-users-2000:
 	./scripts/bench.sh users2000
 
-## scim2-tester and scim-sanity (pinned, from PyPI) against a sidecar on a fresh Keycloak.
+## scim2-tester and scim-sanity (pinned, from PyPI) against a sidecar, judged against
+## tests/conformance/exclusions.txt (docs/conformance.md); KC_TEST_URL or a fresh Keycloak.
 conformance:
 	./scripts/conformance.sh
+
+## The same tools against Keycloak's own SCIM API (--features=scim-api); a report, not a gate.
+conformance-keycloak:
+	./scripts/conformance.sh --target keycloak
 
 ## The load driver's own unit tests (tools/kc-scim-bench); no Keycloak needed.
 bench-check:

@@ -359,6 +359,30 @@ async fn disable_and_reenable_with_string_booleans() {
     }
 }
 
+/// RFC 7644 §3.5.2.2: a removed attribute is unassigned; a Keycloak user is
+/// always enabled or disabled, and unassigned `active` is taken as "not
+/// asserted active": the user is disabled, and a disabled one stays so.
+#[tokio::test]
+async fn patch_remove_active_disables_and_never_reenables() {
+    let app = spawn_app("rm-active").await;
+    let uid = id(&create(&app, "r1").await);
+    let path = format!("/Users/{uid}");
+    for op in [
+        json!({"op": "remove", "path": "active"}),
+        json!({"op": "remove", "path": "active"}),
+        json!({"op": "replace", "path": "active", "value": true}),
+        json!({"op": "replace", "path": "active", "value": null}),
+    ] {
+        let reply = app.patch(&path, &patch_ops(json!([op.clone()]))).await;
+        assert_eq!(reply.status, 200, "{op}: {}", reply.body);
+        let expected = op["value"] == json!(true);
+        assert_eq!(reply.body["active"], expected, "{op}: {}", reply.body);
+        assert_eq!(kc_user(&app, &uid).await.enabled, Some(expected), "{op}");
+        let read = app.get(&path).await;
+        assert_eq!(read.body["active"], expected, "{op}: {}", read.body);
+    }
+}
+
 #[tokio::test]
 async fn delete_then_get_is_404() {
     let app = spawn_app("delete").await;
@@ -625,6 +649,11 @@ async fn discovery_documents_list_what_round_trips() {
             "{expected} missing from {names:?}"
         );
     }
+    // `meta` is a common attribute (RFC 7643 §3.1), not listed; `id` is.
+    assert!(
+        names.contains(&"id") && !names.contains(&"meta"),
+        "{names:?}"
+    );
     for stored in ["title", "phoneNumbers", "addresses"] {
         assert!(
             names.contains(&stored),

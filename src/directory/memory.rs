@@ -8,7 +8,10 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
-use super::{if_match_admits, Directory, DirectoryError, ListPage, ListRequest, RealmView};
+use super::{
+    if_match_admits, unassigned_active_is_inactive, Directory, DirectoryError, ListPage,
+    ListRequest, RealmView,
+};
 use crate::mapping::group::group_schema;
 use crate::mapping::{MapperTable, RealmScimSettings, UserMapping};
 use crate::realm::RealmName;
@@ -226,6 +229,7 @@ impl Directory for MemoryDirectory {
             let version = r.next_id;
             r.next_id += 1;
             let mut resource = outcome.resource;
+            unassigned_active_is_inactive(&current, &mut resource);
             stamp(&mut resource, id, &r.view.base_url, version);
             r.users.insert(id.to_owned(), resource.clone());
             Ok(resource)

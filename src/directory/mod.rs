@@ -177,9 +177,67 @@ pub fn if_match_admits(if_match: Option<&str>, current: &str) -> bool {
         .any(|tag| tag.trim() == "*" || strip(tag) == current)
 }
 
+/// Makes a user that a PATCH left without `active` (a `remove` of it, or a
+/// `replace` with `null`) inactive: RFC 7644 §3.5.2.2 makes the attribute
+/// unassigned, RFC 7643 §4.1.1 leaves its meaning to the service provider,
+/// and a Keycloak user is always enabled or disabled. Unassigned is taken
+/// as "not asserted active", so the user is disabled — never left enabled,
+/// never re-enabled. Only applies when `current` had `active`.
+pub(crate) fn unassigned_active_is_inactive(current: &Value, patched: &mut Value) {
+    if current.get("active").is_none() {
+        return;
+    }
+    if let Some(obj) = patched.as_object_mut() {
+        if obj.get("active").is_none_or(Value::is_null) {
+            obj.insert("active".to_owned(), Value::Bool(false));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::if_match_admits;
+    use super::{if_match_admits, unassigned_active_is_inactive};
+    use serde_json::json;
+
+    #[test]
+    fn a_patch_that_leaves_active_unassigned_deactivates() {
+        for (current, patched, expected) in [
+            // remove active, from an enabled and from a disabled user
+            (json!({"active": true}), json!({}), json!({"active": false})),
+            (
+                json!({"active": false}),
+                json!({}),
+                json!({"active": false}),
+            ),
+            // replace active with null
+            (
+                json!({"active": true}),
+                json!({"active": null}),
+                json!({"active": false}),
+            ),
+            // an assigned value is kept as patched
+            (
+                json!({"active": false}),
+                json!({"active": true}),
+                json!({"active": true}),
+            ),
+            (
+                json!({"active": true}),
+                json!({"active": false}),
+                json!({"active": false}),
+            ),
+            // a resource that never had active gains none
+            (
+                json!({}),
+                json!({"userName": "a"}),
+                json!({"userName": "a"}),
+            ),
+        ] {
+            let mut out = patched.clone();
+            unassigned_active_is_inactive(&current, &mut out);
+            assert_eq!(out, expected, "{current} patched to {patched}");
+        }
+    }
 
     #[test]
     fn if_match_compares_weak_and_strong_forms() {

@@ -1,9 +1,13 @@
 """Runs python-scim's scim2-tester against a SCIM base URL with a bearer token.
 
-Prints one line per check that did not succeed and a summary line
-`scim2-tester: N checks, P passed, F failed, S skipped`; exits 1 when any
-check failed or errored.
+Writes one JSON object per check result to OUT (`check`, `status`: pass,
+fail or skip, `detail`) for evaluate.py. A check's name is the checker's
+title, the resource type in brackets when there is one, and the attribute
+path the result is about when there is one, e.g.
+`check_remove_attribute[User] active`: a name stands for one result, so an
+exclusion never covers more than the one behaviour it documents.
 """
+import json
 import sys
 
 import httpx2
@@ -11,22 +15,34 @@ from scim2_client.engines.httpx2 import SyncSCIMClient
 from scim2_tester import Status, check_server
 
 
+def check_name(result) -> str:
+    name = result.title or "untitled"
+    if result.resource_type:
+        name += f"[{result.resource_type}]"
+    data = result.data if isinstance(result.data, dict) else {}
+    if isinstance(data.get("urn"), str):
+        name += f" {data['urn']}"
+    return name
+
+
+def status_of(result) -> str:
+    if result.status == Status.SUCCESS:
+        return "pass"
+    if result.status == Status.SKIPPED:
+        return "skip"
+    return "fail"
+
+
 def main() -> int:
-    url, token = sys.argv[1], sys.argv[2]
+    url, token, out = sys.argv[1], sys.argv[2], sys.argv[3]
     http = httpx2.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
     results = check_server(SyncSCIMClient(http))
-    passed = failed = skipped = 0
-    for r in results:
-        if r.status == Status.SUCCESS:
-            passed += 1
-        elif r.status == Status.SKIPPED:
-            skipped += 1
-        else:
-            failed += 1
+    with open(out, "w", encoding="utf-8") as f:
+        for r in results:
             first = (r.description or "").strip().splitlines()[:1]
-            print(f"{r.status.name} {r.title}: {first[0] if first else ''} | {str(r.reason)[:400]}")
-    print(f"scim2-tester: {len(results)} checks, {passed} passed, {failed} failed, {skipped} skipped")
-    return 1 if failed else 0
+            detail = f"{first[0] if first else ''} | {str(r.reason)[:600]}"
+            f.write(json.dumps({"check": check_name(r), "status": status_of(r), "detail": detail}) + "\n")
+    return 0
 
 
 if __name__ == "__main__":

@@ -37,7 +37,9 @@ use self::groups::check_group_version;
 use self::protected::Protected;
 use self::realm_state::{RealmState, ServiceAccounts};
 use super::breaker::Window;
-use super::{Directory, DirectoryError, ListPage, ListRequest, RealmView};
+use super::{
+    unassigned_active_is_inactive, Directory, DirectoryError, ListPage, ListRequest, RealmView,
+};
 use crate::config::DeprovisionSettings;
 use crate::keycloak::{KcAdmin, KcError};
 use crate::mapping::user::now_rfc3339;
@@ -176,7 +178,8 @@ impl Directory for KcDirectory {
         if_match: Option<&str>,
     ) -> Result<Value, DirectoryError> {
         self.update_user(realm, id, if_match, |current, schema| {
-            let outcome = apply_patch(current, &patch.operations, schema)?;
+            let mut outcome = apply_patch(current, &patch.operations, schema)?;
+            unassigned_active_is_inactive(current, &mut outcome.resource);
             Ok(outcome.changed.then_some(outcome.resource))
         })
         .await

@@ -60,12 +60,21 @@ fn join_url(base_url: &str, tail: &str) -> String {
     format!("{}/{tail}", base_url.trim_end_matches('/'))
 }
 
+/// Attributes the engine knows but `/Schemas` does not list: `meta` is a
+/// common attribute whose sub-attributes RFC 7643 §3.1 defines for every
+/// resource ("SHALL take precedence" over a schema's), and no schema of
+/// §8.7.1 lists it. Listed, it made schema-driven clients build their own
+/// `meta` type and then fail to fill a projected resource's `meta.version`
+/// from its `ETag` (`attributes=` on a single GET returns no `meta`).
+const UNLISTED_COMMON_ATTRIBUTES: &[&str] = &["meta"];
+
 /// The `/Schemas/{id}` document of `schema` (RFC 7643 §7).
 #[must_use]
 pub fn schema_document(schema: &SchemaDef, base_url: &str) -> Value {
     let attributes: Vec<Value> = schema
         .attributes
         .iter()
+        .filter(|a| !UNLISTED_COMMON_ATTRIBUTES.contains(&a.name.as_str()))
         .map(AttributeDef::document)
         .collect();
     json!({
@@ -235,7 +244,14 @@ mod tests {
                     schema.id
                 )
             );
-            assert_documented(&schema.attributes, &doc["attributes"], "");
+            let listed: Vec<AttributeDef> = schema
+                .attributes
+                .iter()
+                .filter(|a| a.name != "meta")
+                .cloned()
+                .collect();
+            assert_documented(&listed, &doc["attributes"], "");
+            assert!(find(&doc["attributes"], "meta").is_null(), "{}", schema.id);
         }
     }
 
@@ -252,7 +268,6 @@ mod tests {
         assert_eq!(find(attrs, "active")["type"], "boolean");
         assert_eq!(find(attrs, "groups")["mutability"], "readOnly");
         assert_eq!(find(attrs, "id")["returned"], "always");
-        assert_eq!(find(attrs, "meta")["mutability"], "readOnly");
         assert_eq!(find(attrs, "password")["returned"], "never");
         for name in [
             "userName",
@@ -272,7 +287,6 @@ mod tests {
             "groups",
             "externalId",
             "id",
-            "meta",
         ] {
             assert!(find(attrs, name).is_object(), "{name}");
         }
