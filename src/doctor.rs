@@ -80,6 +80,7 @@ const ITEM_REACHABLE: &str = "keycloak reachable";
 const ITEM_TOKEN: &str = "admin token valid";
 const ITEM_REALM: &str = "realm exists";
 const ITEM_CLIENT: &str = "client scim-endpoint present";
+const ITEM_FLOWS: &str = "client credentials only";
 const ITEM_MAPPERS: &str = "seven mappers present";
 const ITEM_PROFILE_ATTRS: &str = "user-profile attributes declared";
 const ITEM_ENABLED: &str = "scim enabled";
@@ -87,7 +88,8 @@ const ITEM_SETTINGS: &str = "profile and tenant id";
 const ITEM_CREDENTIAL: &str = "usable credential";
 const ITEM_REQUEST: &str = "scim request (test connection)";
 
-const AFTER_CLIENT: [&str; 6] = [
+const AFTER_CLIENT: [&str; 7] = [
+    ITEM_FLOWS,
     ITEM_MAPPERS,
     ITEM_PROFILE_ATTRS,
     ITEM_ENABLED,
@@ -182,6 +184,16 @@ async fn check_client(
 ) {
     let realm = opts.realm.as_str();
     let uuid = client.id.clone().unwrap_or_default();
+    let flows = crate::bootstrap::user_flows_on(client);
+    let flows = if flows.is_empty() {
+        Ok(None)
+    } else {
+        Err(format!(
+            "{} on: a user's token of {SCIM_CLIENT_ID} would reach SCIM; run kc-scim bootstrap --realm {realm} to turn them off",
+            flows.join(", ")
+        ))
+    };
+    list.record(ITEM_FLOWS, flows);
     let table = match kc.protocol_mappers(realm, &uuid).await {
         Ok(mappers) => {
             list.record(ITEM_MAPPERS, mappers_result(&mappers));

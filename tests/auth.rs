@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use common::{
-    admin, app_settings, assert_scim_error, fresh_realm, into_reply, kc_env, kc_scim, start_server,
-    Reply,
+    admin, app_settings, assert_scim_error, fresh_realm, into_reply, kc_env, kc_scim, kc_url,
+    master_admin_token, start_server, Reply,
 };
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use kc_scim::bootstrap::{self, tokens, BootstrapOptions};
@@ -325,6 +325,89 @@ async fn keycloak_token_is_accepted_on_its_realm_only_and_only_for_the_scim_clie
         &call_bearer(&address, &a, &other_token).await,
         "a token of another client",
     );
+}
+
+#[tokio::test]
+async fn a_users_token_of_the_scim_client_is_refused_and_bootstrap_turns_the_user_flows_off() {
+    let kc = admin();
+    let realm = fresh_realm(&kc, "kt-user").await;
+    let (address, _) = start_server(&app_settings(&[])).await;
+    // An admin turns on the password grant on scim-endpoint (or the
+    // browser flow): any user of the realm could then get a token of it.
+    let mut client = kc
+        .find_client(&realm, SCIM_CLIENT_ID)
+        .await
+        .expect("lookup")
+        .expect("client");
+    let client_uuid = client.id.clone().expect("id");
+    client.direct_access_grants_enabled = Some(true);
+    client.standard_flow_enabled = Some(true);
+    kc.update_client(&realm, &client_uuid, &client)
+        .await
+        .expect("flows on");
+    let admin_token = master_admin_token(&kc).await;
+    let http = reqwest::Client::new();
+    let created = http
+        .post(format!("{}/admin/realms/{realm}/users", kc_url()))
+        .bearer_auth(&admin_token)
+        .json(&json!({
+            "username": "mallory", "enabled": true, "email": "mallory@example.com",
+            "firstName": "Mal", "lastName": "Lory", "emailVerified": true,
+            "credentials": [{"type": "password", "value": "pw-Mallory-1", "temporary": false}]
+        }))
+        .send()
+        .await
+        .expect("create user");
+    assert_eq!(created.status(), 201);
+    let secret = scim_client_secret(&kc, &realm).await;
+    let user_token = kc
+        .password_token(
+            &realm,
+            &[
+                ("client_id", SCIM_CLIENT_ID),
+                ("client_secret", &secret),
+                ("username", "mallory"),
+                ("password", "pw-Mallory-1"),
+            ],
+        )
+        .await
+        .expect("Keycloak issues the user a token of scim-endpoint");
+    let user_token = user_token["access_token"].as_str().expect("access_token");
+    assert_refused(
+        &call_bearer(&address, &realm, user_token).await,
+        "a user's token of the SCIM client",
+    );
+    let service_token = client_token(&kc, &realm, SCIM_CLIENT_ID, &secret).await;
+    assert_ok(
+        &call_bearer(&address, &realm, &service_token).await,
+        "the service account's token",
+    );
+    // doctor fails while the flows are on; bootstrap turns them off.
+    let mut env = kc_env();
+    env.push(("KCSCIM_REALMS".to_owned(), realm.clone()));
+    let doctor = kc_scim(&["doctor", "--realm", &realm, "--scim-url", &address], &env);
+    let out = format!(
+        "{}{}",
+        stdout(&doctor),
+        String::from_utf8_lossy(&doctor.stderr)
+    );
+    assert!(!doctor.status.success(), "{out}");
+    assert!(out.contains("FAIL client credentials only"), "{out}");
+    let boot = kc_scim(&["bootstrap", "--realm", &realm], &env);
+    let boot_out = stdout(&boot);
+    assert!(boot.status.success(), "{boot_out}");
+    assert!(
+        boot_out.contains("turned off standard flow, direct access grants"),
+        "{boot_out}"
+    );
+    let after = kc
+        .find_client(&realm, SCIM_CLIENT_ID)
+        .await
+        .expect("lookup")
+        .expect("client");
+    assert_eq!(after.standard_flow_enabled, Some(false));
+    assert_eq!(after.direct_access_grants_enabled, Some(false));
+    assert_eq!(after.implicit_flow_enabled, Some(false));
 }
 
 // ---- refused credentials --------------------------------------------------
@@ -810,7 +893,7 @@ async fn doctor_passes_on_a_bootstrapped_realm_and_names_each_failure() {
         "{text}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(text.matches("\nok   ").count() + 1, 10, "{text}");
+    assert_eq!(text.matches("\nok   ").count() + 1, 11, "{text}");
     assert!(!text.contains(&secret));
     assert_eq!(
         tokens::list_tokens(&kc, &realm).await.expect("list").len(),
@@ -868,7 +951,7 @@ async fn doctor_passes_on_a_bootstrapped_realm_and_names_each_failure() {
     assert!(text.starts_with("FAIL keycloak reachable"), "{text}");
     assert_eq!(
         text.lines().filter(|l| l.starts_with("FAIL")).count(),
-        10,
+        11,
         "{text}"
     );
 }

@@ -66,12 +66,14 @@ impl Authenticator {
         )
     }
 
-    /// Verifies `token`, presented to `realm` whose settings are `settings`.
+    /// Verifies `token`, presented to `realm` whose settings are `settings`
+    /// and whose SCIM client's service-account user is `service_account`.
     pub async fn verify(
         &self,
         realm: &str,
         token: &str,
         settings: &RealmScimSettings,
+        service_account: Option<&str>,
     ) -> Result<Credential, AuthError> {
         if token.starts_with(TOKEN_PREFIX) || !jwt::looks_like_jwt(token) {
             return verify_static(token, settings, chrono::Utc::now());
@@ -97,7 +99,10 @@ impl Authenticator {
             claimed.algorithm,
             &key,
             &issuer,
-            SCIM_CLIENT_ID,
+            jwt::KeycloakCaller {
+                client_id: SCIM_CLIENT_ID,
+                service_account,
+            },
             self.opts.clock_skew,
         )?;
         Ok(Credential::KeycloakJwt { client_id })
@@ -188,11 +193,12 @@ mod tests {
         };
         let a = authenticator();
         assert_eq!(
-            a.verify("r", &secret, &settings).await,
+            a.verify("r", &secret, &settings, None).await,
             Ok(Credential::StaticToken { id: stored.id })
         );
         assert_eq!(
-            a.verify("r", &secret, &RealmScimSettings::default()).await,
+            a.verify("r", &secret, &RealmScimSettings::default(), None)
+                .await,
             Err(AuthError::UnknownToken)
         );
     }
@@ -208,7 +214,8 @@ mod tests {
         );
         let a = authenticator();
         assert_eq!(
-            a.verify("r", &token, &RealmScimSettings::default()).await,
+            a.verify("r", &token, &RealmScimSettings::default(), None)
+                .await,
             Err(AuthError::ProfileMismatch)
         );
     }
@@ -224,7 +231,7 @@ mod tests {
         );
         assert_eq!(
             authenticator()
-                .verify("acme", &token, &RealmScimSettings::default())
+                .verify("acme", &token, &RealmScimSettings::default(), None)
                 .await,
             Err(AuthError::WrongIssuer)
         );

@@ -136,16 +136,28 @@ pub fn verify_entra(
 struct KeycloakClaims {
     azp: Option<String>,
     typ: Option<String>,
+    sub: Option<String>,
+}
+
+/// Who a Keycloak access token must come from: the SCIM client, and its
+/// service account as the subject (a client-credentials grant).
+#[derive(Debug, Clone, Copy)]
+pub struct KeycloakCaller<'a> {
+    /// The client id (`azp`).
+    pub client_id: &'a str,
+    /// The id of the client's service-account user (`sub`); `None` when the
+    /// client has none, and then no token is accepted.
+    pub service_account: Option<&'a str>,
 }
 
 /// Verifies an access token of the realm whose issuer is `issuer`, issued to
-/// client `client_id`; returns the client id.
+/// `caller`'s client for its service account; returns the client id.
 pub fn verify_keycloak(
     token: &str,
     header_alg: Algorithm,
     key: &SigningKey,
     issuer: &str,
-    client_id: &str,
+    caller: KeycloakCaller<'_>,
     skew: Duration,
 ) -> Result<String, AuthError> {
     if !is_keycloak_algorithm(header_alg) || key.algorithm.is_some_and(|a| a != header_alg) {
@@ -168,9 +180,15 @@ pub fn verify_keycloak(
     {
         return Err(AuthError::WrongTokenType);
     }
-    match claims.azp {
-        Some(azp) if azp == client_id => Ok(azp),
-        _ => Err(AuthError::WrongClient),
+    let azp = match claims.azp {
+        Some(azp) if azp == caller.client_id => azp,
+        _ => return Err(AuthError::WrongClient),
+    };
+    // A user's token of the same client (standard flow, password grant) has
+    // the user as `sub`; only the client's own service account may call.
+    match (claims.sub.as_deref(), caller.service_account) {
+        (Some(sub), Some(account)) if sub == account => Ok(azp),
+        _ => Err(AuthError::NotServiceAccount),
     }
 }
 
@@ -255,7 +273,10 @@ mod tests {
             Algorithm::HS256,
             &key,
             "iss",
-            "scim-endpoint",
+            KeycloakCaller {
+                client_id: "scim-endpoint",
+                service_account: Some("sa"),
+            },
             Duration::ZERO,
         );
         assert_eq!(r, Err(AuthError::Algorithm));

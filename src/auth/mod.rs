@@ -121,6 +121,10 @@ pub enum AuthError {
     /// A Keycloak JWT issued to another client.
     #[error("the bearer token was issued to another client")]
     WrongClient,
+    /// A Keycloak JWT of the right client whose subject is not the client's
+    /// service account: a user's token, from a browser or password grant.
+    #[error("the bearer token is not a client-credentials token of the SCIM client")]
+    NotServiceAccount,
     /// A Keycloak JWT that is not an access token.
     #[error("the bearer token is not an access token")]
     WrongTokenType,
@@ -150,6 +154,7 @@ impl AuthError {
             Self::WrongTenant => "wrong_tenant",
             Self::WrongClient => "wrong_client",
             Self::WrongTokenType => "wrong_token_type",
+            Self::NotServiceAccount => "not_service_account",
             Self::ProfileMismatch => "profile_mismatch",
         }
     }

@@ -280,22 +280,54 @@ fn scim_client(settings: &RealmScimSettings) -> KcClient {
     client
 }
 
+/// The flows of `client` that issue tokens to users, by their console names.
+#[must_use]
+pub fn user_flows_on(client: &KcClient) -> Vec<&'static str> {
+    [
+        (client.standard_flow_enabled, "standard flow"),
+        (client.implicit_flow_enabled, "implicit flow"),
+        (client.direct_access_grants_enabled, "direct access grants"),
+    ]
+    .into_iter()
+    .filter(|(on, _)| *on == Some(true))
+    .map(|(_, name)| name)
+    .collect()
+}
+
 async fn ensure_client(
     kc: &KcAdmin,
     opts: &BootstrapOptions,
     report: &mut Report,
 ) -> anyhow::Result<(KcClient, bool)> {
     let step = format!("client {SCIM_CLIENT_ID}");
-    if let Some(existing) = kc.find_client(&opts.realm, SCIM_CLIENT_ID).await? {
+    if let Some(mut existing) = kc.find_client(&opts.realm, SCIM_CLIENT_ID).await? {
         let wanted = scim_client(&RealmScimSettings::default());
         let same = existing.public_client == wanted.public_client
             && existing.service_accounts_enabled == wanted.service_accounts_enabled;
-        let (outcome, detail) = if same {
-            (Outcome::Unchanged, None)
-        } else {
+        let user_flows = user_flows_on(&existing);
+        let (outcome, detail) = if !same {
             (
                 Outcome::Customized,
                 Some("not a confidential client with a service account".to_owned()),
+            )
+        } else if user_flows.is_empty() {
+            (Outcome::Unchanged, None)
+        } else {
+            // A user's token of this client would otherwise reach SCIM with
+            // the sidecar's admin rights: only client credentials may.
+            existing.standard_flow_enabled = Some(false);
+            existing.implicit_flow_enabled = Some(false);
+            existing.direct_access_grants_enabled = Some(false);
+            if !opts.dry_run {
+                let id = existing.id.clone().unwrap_or_default();
+                kc.update_client(&opts.realm, &id, &existing).await?;
+            }
+            (
+                Outcome::Updated,
+                Some(format!(
+                    "turned off {} (only client credentials may call SCIM)",
+                    user_flows.join(", ")
+                )),
             )
         };
         report.push(step, outcome, detail);

@@ -43,6 +43,7 @@ impl MemoryDirectory {
                     user_input_schema: mapping.input_schema().clone(),
                     group_schema: group_schema(),
                     base_url: format!("http://scim.test/realms/{name}/scim/v2"),
+                    scim_service_account: None,
                 });
                 (
                     (*name).to_owned(),

@@ -41,6 +41,9 @@ pub struct RealmView {
     pub group_schema: ResourceSchema,
     /// The realm's SCIM base URL (`…/realms/{r}/scim/v2`).
     pub base_url: String,
+    /// The id of the `scim-endpoint` client's service-account user: the
+    /// only subject whose Keycloak tokens are accepted.
+    pub scim_service_account: Option<String>,
 }
 
 /// A list request after parsing and validation.

@@ -67,11 +67,27 @@ async fn authorize(req: &HttpRequest, state: &AppState) -> Result<Authorized, Ap
         return Err(AuthError::Ambiguous.into());
     }
     let token = auth::bearer_token(first.and_then(|v| v.to_str().ok()))?;
-    let mut verified = state.auth.verify(&realm, token, &view.settings).await;
+    let mut verified = state
+        .auth
+        .verify(
+            &realm,
+            token,
+            &view.settings,
+            view.scim_service_account.as_deref(),
+        )
+        .await;
     if verified == Err(AuthError::UnknownToken) && state.auth.may_refresh_settings(&realm) {
         state.directory.refresh_realm(&realm).await;
         view = state.directory.realm(&realm).await?;
-        verified = state.auth.verify(&realm, token, &view.settings).await;
+        verified = state
+            .auth
+            .verify(
+                &realm,
+                token,
+                &view.settings,
+                view.scim_service_account.as_deref(),
+            )
+            .await;
     }
     Ok(Authorized {
         realm,

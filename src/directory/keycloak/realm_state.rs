@@ -73,6 +73,15 @@ impl KcDirectory {
             Err(other) => return Err(other.into()),
         };
         let client_uuid = client.id.unwrap_or_default();
+        let scim_service_account = if client.service_accounts_enabled == Some(true) {
+            self.kc
+                .service_account_user(realm, &client_uuid)
+                .await
+                .map_err(kc_err("service account"))?
+                .and_then(|u| u.id)
+        } else {
+            None
+        };
         let mappers = self
             .kc
             .protocol_mappers(realm, &client_uuid)
@@ -111,6 +120,7 @@ impl KcDirectory {
                 user_input_schema: mapping.input_schema().clone(),
                 group_schema: group_schema(),
                 base_url,
+                scim_service_account,
             }),
             mapping,
             group_parent,
