@@ -113,6 +113,10 @@ pub enum RealmCommand {
         /// Microsoft Entra tenant id (a GUID; `""` removes it).
         #[arg(long)]
         tenant_id: Option<String>,
+        /// Allow a tenant id another realm already uses (an Entra token of
+        /// the tenant is then accepted by both).
+        #[arg(long)]
+        allow_shared_tenant: bool,
         /// Path of an existing group SCIM groups are created under, and
         /// outside of which SCIM sees no group (`""`: top level).
         #[arg(long)]
@@ -146,6 +150,7 @@ pub struct DoctorArgs {
 
 /// Arguments of `bootstrap`.
 #[derive(Debug, clap::Args)]
+#[allow(clippy::struct_excessive_bools)] // each is one command-line flag
 pub struct BootstrapArgs {
     /// Realm to set up.
     #[arg(long)]
@@ -159,6 +164,9 @@ pub struct BootstrapArgs {
     /// Microsoft Entra tenant id (profile azure).
     #[arg(long)]
     pub tenant_id: Option<String>,
+    /// Allow a tenant id another realm already uses.
+    #[arg(long)]
+    pub allow_shared_tenant: bool,
     /// Show what would change; write nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -200,6 +208,16 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
 
 async fn run_bootstrap(settings: &Settings, args: BootstrapArgs) -> anyhow::Result<()> {
     let kc = crate::startup::admin_client(settings)?;
+    if let Some(tenant) = args.tenant_id.as_deref() {
+        crate::settings_store::ensure_tenant_not_shared(
+            &kc,
+            args.realm.as_str(),
+            tenant,
+            args.allow_shared_tenant,
+            &settings.realms,
+        )
+        .await?;
+    }
     let opts = BootstrapOptions {
         realm: args.realm.to_string(),
         template: args.template.clone(),
@@ -291,6 +309,7 @@ async fn run_realm(settings: &Settings, cmd: RealmCommand) -> anyhow::Result<()>
             enabled,
             profile,
             tenant_id,
+            allow_shared_tenant,
             group_parent,
             dry_run,
         } => {
@@ -301,7 +320,16 @@ async fn run_realm(settings: &Settings, cmd: RealmCommand) -> anyhow::Result<()>
                     let parsed = uuid::Uuid::parse_str(tenant).map_err(|_| {
                         anyhow::anyhow!("tenant id {tenant:?} is not a GUID (Entra's Tenant ID)")
                     })?;
-                    Some(Some(parsed.hyphenated().to_string()))
+                    let tenant = parsed.hyphenated().to_string();
+                    crate::settings_store::ensure_tenant_not_shared(
+                        &kc,
+                        realm.as_str(),
+                        &tenant,
+                        allow_shared_tenant,
+                        &settings.realms,
+                    )
+                    .await?;
+                    Some(Some(tenant))
                 }
             };
             let group_parent = match group_parent.as_deref().map(str::trim) {

@@ -83,6 +83,70 @@ pub async fn load(
     Ok((client, settings))
 }
 
+/// The realms of `among` (every realm the admin credentials see when
+/// empty) other than `except` whose SCIM settings name `tenant_id`
+/// (compared case-insensitively). An Entra token is scoped to a tenant, not
+/// to an app: every realm with that tenant id accepts it. Costs one call per
+/// realm, and Keycloak's realm list itself is slow with hundreds of realms
+/// (about 150 ms per realm on 26.7.3); realms without a readable
+/// `scim-endpoint` client are skipped.
+pub async fn realms_with_tenant(
+    kc: &KcAdmin,
+    tenant_id: &str,
+    except: &str,
+    among: &[String],
+) -> Result<Vec<String>, KcError> {
+    let realms = if among.is_empty() {
+        kc.realm_names().await?
+    } else {
+        among.to_vec()
+    };
+    let mut out = Vec::new();
+    for realm in realms {
+        if realm == except {
+            continue;
+        }
+        match load(kc, &realm).await {
+            Ok((_, settings))
+                if settings
+                    .tenant_id
+                    .as_deref()
+                    .is_some_and(|t| t.eq_ignore_ascii_case(tenant_id)) =>
+            {
+                out.push(realm);
+            }
+            // A realm deleted meanwhile has no tenant either.
+            Err(SettingsError::Kc(e)) if !matches!(e, KcError::NotFound(_)) => return Err(e),
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// Refuses `tenant_id` for `realm` when another realm of `among` (see
+/// [`realms_with_tenant`]) already has it, unless `allow_shared` (then the
+/// sharing is the admin's informed choice).
+pub async fn ensure_tenant_not_shared(
+    kc: &KcAdmin,
+    realm: &str,
+    tenant_id: &str,
+    allow_shared: bool,
+    among: &[String],
+) -> anyhow::Result<()> {
+    if allow_shared {
+        return Ok(());
+    }
+    let others = realms_with_tenant(kc, tenant_id, realm, among).await?;
+    anyhow::ensure!(
+        others.is_empty(),
+        "tenant id {tenant_id} is already used by realm {}: an Entra token of that tenant \
+         would be accepted by both realms. Use static tokens, or pass --allow-shared-tenant \
+         to share it knowingly",
+        others.join(", ")
+    );
+    Ok(())
+}
+
 /// What an [`update`] did.
 #[derive(Debug)]
 pub struct Updated<T> {

@@ -284,6 +284,22 @@ async fn entra_token_is_accepted_on_its_tenants_realm_and_refused_elsewhere() {
     let address = server_with(&keys).await;
     let token = entra_token(&t1);
     assert_ok(&call_bearer(&address, &a, &token).await, "own tenant");
+    // The v2.0 issuer form of the same tenant.
+    let mut v2 = entra_claims(&t1);
+    v2["iss"] = json!(format!("https://login.microsoftonline.com/{t1}/v2.0"));
+    let k1 = &self::keys().0;
+    let v2_token = sign_rs256(k1, &k1.kid, &v2);
+    assert_ok(&call_bearer(&address, &a, &v2_token).await, "v2.0 issuer");
+    assert_refused(
+        &call_bearer(&address, &b, &v2_token).await,
+        "v2.0 issuer, other tenant",
+    );
+    let mut v2_other = v2.clone();
+    v2_other["iss"] = json!(format!("https://login.microsoftonline.com/{t2}/v2.0"));
+    assert_refused(
+        &call_bearer(&address, &a, &sign_rs256(k1, &k1.kid, &v2_other)).await,
+        "v2.0 issuer of another tenant with this tenant's tid",
+    );
     assert_refused(
         &call_bearer(&address, &b, &token).await,
         "realm of another tenant",
@@ -773,11 +789,64 @@ fn stdout(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+#[tokio::test]
+async fn a_tenant_id_another_realm_uses_is_refused_unless_sharing_is_allowed() {
+    let kc = admin();
+    let first = fresh_realm(&kc, "tn-a").await;
+    let second = fresh_realm(&kc, "tn-b").await;
+    // The check covers the served realms (all realms when none are listed:
+    // slow on a Keycloak with hundreds of test realms).
+    let mut env = kc_env();
+    env.push(("KCSCIM_REALMS".to_owned(), format!("{first},{second}")));
+    let t = tenant();
+    let set = |realm: &str, extra: &[&str]| {
+        let mut args = vec!["realm", "set", "--realm", realm, "--profile", "azure"];
+        args.extend_from_slice(&["--tenant-id", &t]);
+        args.extend_from_slice(extra);
+        kc_scim(&args, &env)
+    };
+    let own = set(&first, &[]);
+    assert!(own.status.success(), "{own:?}");
+    let again = set(&first, &[]);
+    assert!(
+        again.status.success(),
+        "the realm's own tenant id: {again:?}"
+    );
+    let shared = set(&second, &[]);
+    let err = String::from_utf8_lossy(&shared.stderr).to_string();
+    assert!(!shared.status.success(), "{err}");
+    assert!(
+        err.contains(&format!("already used by realm {first}")),
+        "{err}"
+    );
+    let (_, settings) = kc_scim::settings_store::load(&kc, &second)
+        .await
+        .expect("settings");
+    assert_eq!(settings.tenant_id, None, "nothing written");
+    // Through bootstrap too.
+    let boot = kc_scim(
+        &[
+            "bootstrap",
+            "--realm",
+            &second,
+            "--profile",
+            "azure",
+            "--tenant-id",
+            &t,
+        ],
+        &env,
+    );
+    assert!(!boot.status.success(), "{boot:?}");
+    let allowed = set(&second, &["--allow-shared-tenant"]);
+    assert!(allowed.status.success(), "{allowed:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn realm_set_and_show_change_profile_tenant_and_enabled() {
     let kc = admin();
     let realm = fresh_realm(&kc, "cli").await;
-    let env = kc_env();
+    let mut env = kc_env();
+    env.push(("KCSCIM_REALMS".to_owned(), realm.clone()));
     let no_tenant = kc_scim(
         &["realm", "set", "--realm", &realm, "--profile", "azure"],
         &env,

@@ -13,7 +13,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::jwks::{JwksCache, JwksTiming};
-use super::jwt::{self, ENTRA_ISSUER_PREFIX};
+use super::jwt;
 use super::{verify_static, AuthError, Credential, TOKEN_PREFIX};
 use crate::mapping::{Profile, RealmScimSettings, SCIM_CLIENT_ID};
 
@@ -79,7 +79,7 @@ impl Authenticator {
             return verify_static(token, settings, chrono::Utc::now());
         }
         let claimed = jwt::peek(token)?;
-        if claimed.issuer.starts_with(ENTRA_ISSUER_PREFIX) {
+        if jwt::is_entra_issuer(&claimed.issuer) {
             return self.verify_entra(token, &claimed, settings).await;
         }
         let issuer = self.realm_issuer(realm);

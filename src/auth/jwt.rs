@@ -22,6 +22,16 @@ use super::AuthError;
 pub const ENTRA_AUDIENCE: &str = "8adf8e6e-67b2-4cf2-a259-e3dc5476c621";
 /// Issuer prefix of Entra (v1) tokens; the tenant id and `/` follow.
 pub const ENTRA_ISSUER_PREFIX: &str = "https://sts.windows.net/";
+/// Issuer prefix of Entra v2.0 tokens; the tenant id and `/v2.0` follow.
+pub const ENTRA_V2_ISSUER_PREFIX: &str = "https://login.microsoftonline.com/";
+
+/// Whether `issuer` has the form of an Entra issuer (v1 or v2.0); which
+/// tenant it must name is the realm's to say.
+#[must_use]
+pub fn is_entra_issuer(issuer: &str) -> bool {
+    issuer.starts_with(ENTRA_ISSUER_PREFIX)
+        || (issuer.starts_with(ENTRA_V2_ISSUER_PREFIX) && issuer.ends_with("/v2.0"))
+}
 
 /// Algorithms a Keycloak realm may sign access tokens with (asymmetric only).
 const KEYCLOAK_ALGORITHMS: [Algorithm; 8] = [
@@ -120,7 +130,10 @@ pub fn verify_entra(
     let mut validation = Validation::new(Algorithm::RS256);
     validation.leeway = skew.as_secs();
     validation.validate_nbf = true;
-    validation.set_issuer(&[format!("{ENTRA_ISSUER_PREFIX}{tenant_id}/")]);
+    validation.set_issuer(&[
+        format!("{ENTRA_ISSUER_PREFIX}{tenant_id}/"),
+        format!("{ENTRA_V2_ISSUER_PREFIX}{tenant_id}/v2.0"),
+    ]);
     validation.set_audience(&[ENTRA_AUDIENCE]);
     validation.set_required_spec_claims(&["exp", "iss", "aud"]);
     let claims = jsonwebtoken::decode::<EntraClaims>(token, &key.key, &validation)
