@@ -117,6 +117,14 @@ pub enum RealmCommand {
         /// the tenant is then accepted by both).
         #[arg(long)]
         allow_shared_tenant: bool,
+        /// Whether a local user SCIM did not create is taken over on its
+        /// first SCIM write (`allow`, the default) or refused (`deny`).
+        #[arg(long, value_parser = ["allow", "deny"])]
+        adopt: Option<String>,
+        /// Whether emails SCIM sets count as verified (default `false`: a
+        /// changed email is unverified).
+        #[arg(long)]
+        trust_emails: Option<bool>,
         /// Path of an existing group SCIM groups are created under, and
         /// outside of which SCIM sees no group (`""`: top level).
         #[arg(long)]
@@ -310,6 +318,8 @@ async fn run_realm(settings: &Settings, cmd: RealmCommand) -> anyhow::Result<()>
             profile,
             tenant_id,
             allow_shared_tenant,
+            adopt,
+            trust_emails,
             group_parent,
             dry_run,
         } => {
@@ -360,6 +370,12 @@ async fn run_realm(settings: &Settings, cmd: RealmCommand) -> anyhow::Result<()>
                 }
                 if let Some(path) = &group_parent {
                     wanted.group_parent.clone_from(path);
+                }
+                if let Some(adopt) = &adopt {
+                    wanted.adopt = adopt == "allow";
+                }
+                if let Some(trust) = trust_emails {
+                    wanted.trust_emails = trust;
                 }
                 anyhow::ensure!(
                     wanted.profile != Profile::Azure || wanted.tenant_id.is_some(),
@@ -415,6 +431,8 @@ fn print_settings(s: &crate::mapping::RealmScimSettings) {
         "group parent    {}",
         s.group_parent.as_deref().unwrap_or("(top level)")
     );
+    println!("adopt           {}", if s.adopt { "allow" } else { "deny" });
+    println!("trust emails    {}", s.trust_emails);
     if let Some(since) = &s.breaker_tripped_at {
         println!("breaker         open since {since}");
     }

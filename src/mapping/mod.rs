@@ -7,6 +7,7 @@
 pub mod fidelity;
 pub mod group;
 pub mod mappers;
+pub mod ownership;
 pub mod pushdown;
 pub mod user;
 pub mod settings;
@@ -42,6 +43,7 @@ pub fn declared_attributes(table: &MapperTable) -> Vec<String> {
         EXTERNAL_ID_ATTRIBUTE,
         DISPLAY_NAME_ATTRIBUTE,
         LAST_MODIFIED_ATTRIBUTE,
+        ownership::OWNER_ATTRIBUTE,
     ];
     let stored = fidelity::declared().map(|d| d.name);
     for name in table.user_attributes().chain(core).chain(stored) {

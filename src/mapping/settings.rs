@@ -17,6 +17,11 @@ pub const ATTR_TENANT_ID: &str = "kcscim.tenantId";
 pub const ATTR_GROUP_PARENT: &str = "kcscim.groupParent";
 /// Client attribute: when the mass-deprovision breaker tripped (RFC 3339).
 pub const ATTR_BREAKER_TRIPPED: &str = "kcscim.deprovisionBreakerTrippedAt";
+/// Client attribute: `allow` / `deny` adoption of users SCIM did not create.
+pub const ATTR_ADOPT: &str = "kcscim.adopt";
+/// Client attribute: `"true"` when the provisioning source's emails count
+/// as verified.
+pub const ATTR_TRUST_EMAILS: &str = "kcscim.trustEmails";
 /// Client attribute: JSON array of [`StoredToken`].
 pub const ATTR_TOKENS: &str = "kcscim.tokens";
 
@@ -95,6 +100,12 @@ pub struct RealmScimSettings {
     /// When the mass-deprovision breaker tripped; disables and deletes are
     /// refused while this is set.
     pub breaker_tripped_at: Option<String>,
+    /// Whether a local user SCIM did not create is taken over on its first
+    /// SCIM write (`true`, the default) or refused with 403.
+    pub adopt: bool,
+    /// Whether an email set by SCIM counts as verified (default: no, a
+    /// changed email is unverified until the user proves it).
+    pub trust_emails: bool,
 }
 
 impl Default for RealmScimSettings {
@@ -106,6 +117,8 @@ impl Default for RealmScimSettings {
             tokens: Vec::new(),
             group_parent: None,
             breaker_tripped_at: None,
+            adopt: true,
+            trust_emails: false,
         }
     }
 }
@@ -139,6 +152,16 @@ impl RealmScimSettings {
             .get(ATTR_BREAKER_TRIPPED)
             .filter(|t| !t.is_empty())
             .cloned();
+        let adopt = match attrs.get(ATTR_ADOPT).map(String::as_str) {
+            None | Some("" | "allow") => true,
+            Some("deny") => false,
+            Some(other) => return Err(format!("{ATTR_ADOPT} = {other:?}")),
+        };
+        let trust_emails = match attrs.get(ATTR_TRUST_EMAILS).map(String::as_str) {
+            None | Some("" | "false") => false,
+            Some("true") => true,
+            Some(other) => return Err(format!("{ATTR_TRUST_EMAILS} = {other:?}")),
+        };
         Ok(Self {
             enabled,
             profile,
@@ -146,6 +169,8 @@ impl RealmScimSettings {
             tokens,
             group_parent,
             breaker_tripped_at,
+            adopt,
+            trust_emails,
         })
     }
 
@@ -167,6 +192,9 @@ impl RealmScimSettings {
             Some(p) => attrs.insert(ATTR_GROUP_PARENT.to_owned(), p.clone()),
             None => attrs.insert(ATTR_GROUP_PARENT.to_owned(), String::new()),
         };
+        let adopt = if self.adopt { "allow" } else { "deny" };
+        attrs.insert(ATTR_ADOPT.to_owned(), adopt.to_owned());
+        attrs.insert(ATTR_TRUST_EMAILS.to_owned(), self.trust_emails.to_string());
         let tokens = serde_json::to_string(&self.tokens).unwrap_or_else(|_| "[]".to_owned());
         attrs.insert(ATTR_TOKENS.to_owned(), tokens);
     }
@@ -237,6 +265,8 @@ mod tests {
             }],
             group_parent: Some("/scim".to_owned()),
             breaker_tripped_at: Some("2026-01-02T03:04:05Z".to_owned()),
+            adopt: false,
+            trust_emails: true,
         };
         let mut attrs = BTreeMap::new();
         attrs.insert("other".to_owned(), "kept".to_owned());

@@ -16,6 +16,7 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::fidelity::{self, check_limits};
+use super::ownership::OWNER_ATTRIBUTE;
 use super::{
     MapperTable, DISPLAY_NAME_ATTRIBUTE, EMAIL_VALUES_ATTRIBUTE, EXTERNAL_ID_ATTRIBUTE,
     LAST_MODIFIED_ATTRIBUTE,
@@ -430,6 +431,8 @@ impl UserMapping {
             attrs.insert(EMAIL_VALUES_ATTRIBUTE.to_owned(), email_values);
         }
         attrs.insert(LAST_MODIFIED_ATTRIBUTE.to_owned(), vec![now.to_owned()]);
+        // Every SCIM write is by an owner: a create, or an adoption.
+        attrs.insert(OWNER_ATTRIBUTE.to_owned(), vec!["true".to_owned()]);
         kc.attributes = Some(attrs);
         Ok(kc)
     }

@@ -20,6 +20,7 @@
 mod admission;
 mod cache;
 mod groups;
+mod ownership;
 mod protected;
 mod realm_state;
 mod users;
@@ -42,6 +43,7 @@ use super::{
 };
 use crate::config::DeprovisionSettings;
 use crate::keycloak::{KcAdmin, KcError};
+use crate::mapping::ownership::email_verified_after;
 use crate::mapping::user::now_rfc3339;
 use crate::realm::RealmName;
 use crate::scim::{apply_patch, PatchRequest};
@@ -148,6 +150,11 @@ impl Directory for KcDirectory {
             .mapping
             .kc_user_from_scim(body, None, &now_rfc3339())?;
         user.enabled = Some(user.enabled.unwrap_or(true));
+        user.email_verified = Some(email_verified_after(
+            None,
+            &user,
+            state.view.settings.trust_emails,
+        ));
         let id = self
             .kc
             .create_user(realm, &user)

@@ -14,6 +14,7 @@ use super::realm_state::RealmState;
 use super::{kc_err, KcDirectory};
 use crate::directory::{if_match_admits, DirectoryError, ListPage, ListRequest};
 use crate::keycloak::{KcError, KcUser, UserQuery};
+use crate::mapping::ownership::email_verified_after;
 use crate::mapping::user::now_rfc3339;
 use crate::mapping::{plan_user_lookup, UserLookup};
 use crate::realm::RealmName;
@@ -49,9 +50,14 @@ impl KcDirectory {
         body: &Value,
     ) -> Result<Value, DirectoryError> {
         let id = existing.id.clone().unwrap_or_default();
-        let updated = state
+        let mut updated = state
             .mapping
             .kc_user_from_scim(body, Some(existing), &now_rfc3339())?;
+        updated.email_verified = Some(email_verified_after(
+            Some(existing),
+            &updated,
+            state.view.settings.trust_emails,
+        ));
         self.kc
             .update_user(realm, &id, &updated)
             .await
@@ -75,6 +81,8 @@ impl KcDirectory {
         let _serial = self.write_lock(realm, id).await?;
         let existing = self.fetch_user(realm, id).await?;
         self.ensure_writable(realm, id).await?;
+        self.ensure_owned(realm, &state.view.settings, &existing)
+            .await?;
         let current = state
             .mapping
             .scim_user_from_kc(&existing, &state.view.base_url);
@@ -269,8 +277,11 @@ impl KcDirectory {
                 "User {id} is a service account or holds Keycloak admin roles; SCIM may not delete it"
             )));
         }
+        // The ownership check needs the user: one read per delete.
+        let existing = self.fetch_user(realm, id).await?;
+        self.ensure_owned(realm, &state.view.settings, &existing)
+            .await?;
         if if_match.is_some() {
-            let existing = self.fetch_user(realm, id).await?;
             let current = state
                 .mapping
                 .scim_user_from_kc(&existing, &state.view.base_url);

@@ -95,6 +95,19 @@ impl KcAdmin {
             .await
     }
 
+    /// Whether the user has links to an identity provider
+    /// (`GET …/users/{id}/federated-identity` is not empty).
+    pub async fn has_identity_provider_links(
+        &self,
+        realm: &str,
+        id: &str,
+    ) -> Result<bool, KcError> {
+        let links: Vec<Value> = self
+            .get_json(&users_path(realm, &[id, "federated-identity"]), &[])
+            .await?;
+        Ok(!links.is_empty())
+    }
+
     /// Deletes a user.
     pub async fn delete_user(&self, realm: &str, id: &str) -> Result<(), KcError> {
         self.write::<Value>(Method::DELETE, &users_path(realm, &[id]), None)
