@@ -94,6 +94,8 @@ impl DirectoryError {
                         readable(errors.first().map_or(&message, |e| &e.message))
                     )
                 };
+                // Keycloak's own text never reaches the client: only the
+                // fixed sentence of a known message key.
                 Self::Scim(ScimError::invalid_value(detail))
             }
             e if e.is_unavailable() => Self::Unavailable {
@@ -133,15 +135,83 @@ fn scim_name_of_field(field: &str) -> String {
         "email" => "emails".to_owned(),
         "firstName" => "name.givenName".to_owned(),
         "lastName" => "name.familyName".to_owned(),
-        other => other.to_owned(),
+        other => crate::mapping::fidelity::scim_path_of(other).unwrap_or_else(|| other.to_owned()),
     }
 }
 
-/// Keycloak's message keys (`error-invalid-email`) made readable, without
-/// leaking anything but the key itself.
-fn readable(message: &str) -> String {
-    let trimmed: String = message.chars().take(120).collect();
-    trimmed
-        .trim_start_matches("error-")
-        .replace(['-', '_'], " ")
+/// A fixed sentence for Keycloak's validation message keys; any other text
+/// (a free-form message, a key not listed) is not repeated to the client.
+fn readable(message: &str) -> &'static str {
+    match message.trim() {
+        "error-invalid-length" | "error-invalid-length-too-long" => "the value is too long",
+        "error-invalid-length-too-short" => "the value is too short",
+        "error-invalid-email" => "not a valid email address",
+        "error-invalid-value" => "the value is not accepted",
+        "error-invalid-blank" | "error-user-attribute-required" => "a value is required",
+        "error-username-invalid-character" | "error-person-name-invalid-character" => {
+            "the value contains a character Keycloak does not accept"
+        }
+        "error-user-attribute-read-only" => "the attribute is read-only in Keycloak",
+        "error-invalid-multivalued-size" => "too many values",
+        "error-invalid-uri" | "error-invalid-uri-scheme" => "not a valid URI",
+        "error-invalid-date" => "not a valid date",
+        "error-invalid-number" => "not a valid number",
+        _ => "the value is not accepted by Keycloak",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keycloak::KcFieldError;
+
+    fn detail(message: &str, field: Option<&str>) -> String {
+        let errors = field
+            .map(|f| {
+                vec![KcFieldError {
+                    field: Some(f.to_owned()),
+                    message: message.to_owned(),
+                }]
+            })
+            .unwrap_or_default();
+        match DirectoryError::from_kc(
+            KcError::BadRequest {
+                message: message.to_owned(),
+                errors,
+            },
+            "User",
+        ) {
+            DirectoryError::Scim(e) => e.detail,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn keycloaks_own_text_never_reaches_the_client() {
+        let cases = [
+            (
+                "error-invalid-email",
+                Some("email"),
+                "invalid value for emails: not a valid email address",
+            ),
+            (
+                "error-invalid-length",
+                Some("scimTitle"),
+                "invalid value for title: the value is too long",
+            ),
+            (
+                "Internal path /opt/keycloak/x leaked <script>",
+                None,
+                "Keycloak rejected the value: the value is not accepted by Keycloak",
+            ),
+            (
+                "error-something-new",
+                Some("username"),
+                "invalid value for userName: the value is not accepted by Keycloak",
+            ),
+        ];
+        for (message, field, expected) in cases {
+            assert_eq!(detail(message, field), expected, "{message}");
+        }
+    }
 }

@@ -95,6 +95,26 @@ pub(crate) const MULTI: [(&str, &str); 4] = [
     ("roles", "scimRoles"),
 ];
 
+/// The SCIM path stored in Keycloak attribute `attribute`, if it is one of
+/// this module's (`scimTitle` → `title`).
+#[must_use]
+pub fn scim_path_of(attribute: &str) -> Option<String> {
+    SIMPLE
+        .iter()
+        .find(|(_, _, _, a)| *a == attribute)
+        .map(|(urn, name, sub, _)| match (urn, sub) {
+            (Some(u), _) => format!("{u}:{name}"),
+            (None, Some(s)) => format!("{name}.{s}"),
+            (None, None) => (*name).to_owned(),
+        })
+        .or_else(|| {
+            MULTI
+                .iter()
+                .find(|(_, a)| *a == attribute)
+                .map(|(name, _)| (*name).to_owned())
+        })
+}
+
 /// A user-profile attribute SCIM needs declared beyond the mapper table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Declared {

@@ -164,12 +164,7 @@ impl UserMapping {
             if mapped {
                 continue;
             }
-            let full = match (urn, sub) {
-                (Some(u), _) => format!("{u}:{name}"),
-                (None, Some(sub)) => format!("{name}.{sub}"),
-                (None, None) => name.to_owned(),
-            };
-            keep.insert(full);
+            keep.extend(fidelity::scim_path_of(attribute));
             rules.push(ResolvedRule {
                 attribute: attribute.to_owned(),
                 target: Target::Simple(path),
