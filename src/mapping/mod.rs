@@ -24,6 +24,9 @@ pub const LAST_MODIFIED_ATTRIBUTE: &str = "scimLastModified";
 /// Group attribute holding `meta.created`, written when SCIM creates the
 /// group (Keycloak keeps no creation time for groups).
 pub const GROUP_CREATED_ATTRIBUTE: &str = "scimCreated";
+/// Multivalued attribute holding every SCIM email value, lowercased, so that
+/// Keycloak's search finds a user by a secondary email too.
+pub const EMAIL_VALUES_ATTRIBUTE: &str = "scimEmailValues";
 /// Attributes Keycloak's user profile always has; never declared by us.
 pub const BUILT_IN_ATTRIBUTES: [&str; 4] = ["username", "email", "firstName", "lastName"];
 
