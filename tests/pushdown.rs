@@ -1,14 +1,36 @@
-//! Filter pushdown against a real Keycloak: the search semantics of
+//! Filter pushdown against a real Keycloak: first the search semantics of
 //! Keycloak's Admin API that `mapping/pushdown.rs` relies on, pinned one by
-//! one.
+//! one; then realms with more users (and groups) than `scim.max_scan`, where
+//! `sw`, `co` and `ew` filters answer with exactly the right resources while
+//! a filter nothing can push down still answers `tooMany`.
 
 mod common;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
+use common::{assert_scim_error, TestApp};
 use kc_scim::keycloak::{GroupQuery, KcAdmin, KcGroup, KcUser, UserQuery};
-use kc_scim::mapping::EMAIL_VALUES_ATTRIBUTE;
+use kc_scim::mapping::{
+    plan_user_lookup, MapperTable, UserLookup, UserMapping, EMAIL_VALUES_ATTRIBUTE,
+};
 use serde_json::json;
+
+/// The realms over the bound use this `scim.max_scan`.
+const MAX_SCAN: usize = 20;
+
+fn filter(f: &str) -> String {
+    format!(
+        "/Users?filter={}",
+        url::form_urlencoded::byte_serialize(f.as_bytes()).collect::<String>()
+    )
+}
+
+fn group_filter(f: &str) -> String {
+    format!(
+        "/Groups?excludedAttributes=members&filter={}",
+        url::form_urlencoded::byte_serialize(f.as_bytes()).collect::<String>()
+    )
+}
 
 /// Declares `name` in the realm's user profile (admin-only), as bootstrap
 /// does for the attributes SCIM stores, unless it is declared already.
@@ -304,4 +326,207 @@ async fn group_names(kc: &KcAdmin, realm: &str, parent: Option<&str>, part: &str
         .collect();
     names.sort();
     names
+}
+
+/// A realm served with `max_scan` = [`MAX_SCAN`] holding three times as many
+/// users: fillers, plus the users the filters below select.
+async fn crowded_realm(prefix: &str) -> TestApp {
+    let max_scan = MAX_SCAN.to_string();
+    let app = common::spawn_app_with(prefix, &[("KCSCIM_SCIM__MAX_SCAN", max_scan.as_str())]).await;
+    declare(&app.kc, &app.realm, EMAIL_VALUES_ATTRIBUTE, true).await;
+    let mut users: Vec<KcUser> = (0..3 * MAX_SCAN)
+        .map(|i| {
+            let name = format!("filler{i:02}");
+            let email = format!("{name}@bulk.example");
+            kc_user(&name, Some(&email), &[])
+        })
+        .collect();
+    users.extend([
+        kc_user("alice.smith", Some("alice@contoso.com"), &[]),
+        kc_user("alicia.keys", Some("keys@fabrikam.com"), &[]),
+        kc_user("malice", Some("mal@contoso.com"), &[]),
+        kc_user("bob.alison", Some("bob@fabrikam.com"), &[]),
+        kc_user("x_y1", Some("star*mail@x.org"), &[]),
+        kc_user("xzy1", Some("plain@x.org"), &[]),
+        kc_user(
+            "second",
+            Some("first@multi.org"),
+            &[(
+                EMAIL_VALUES_ATTRIBUTE,
+                &["first@multi.org", "other@multi.org"],
+            )],
+        ),
+    ]);
+    create_users(&app.kc, &app.realm, users).await;
+    app
+}
+
+fn user_names(reply: &common::Reply) -> BTreeSet<String> {
+    reply.body["Resources"]
+        .as_array()
+        .unwrap_or_else(|| panic!("a list response: {}", reply.body))
+        .iter()
+        .map(|r| r["userName"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn sw_co_ew_on_user_name_and_emails_answer_on_a_realm_over_max_scan() {
+    let app = crowded_realm("pushed").await;
+    // Nothing to push: the bound holds.
+    for scan_only in [
+        r#"name.givenName co "a""#,
+        r#"displayName co "a""#,
+        r#"userName gt "a""#,
+        r#"userName co "a\\b""#,
+    ] {
+        let reply = app.get(&filter(scan_only)).await;
+        assert_scim_error(&reply, 400, Some("tooMany"));
+    }
+    let rows: &[(&str, &[&str])] = &[
+        (r#"userName sw "ALI""#, &["alice.smith", "alicia.keys"]),
+        (
+            r#"userName co "lic""#,
+            &["alice.smith", "alicia.keys", "malice"],
+        ),
+        (r#"userName ew "ICE""#, &["malice"]),
+        // Keycloak reads `_` as a wildcard and also finds xzy1: the check
+        // of the full filter removes it.
+        (r#"userName co "x_y""#, &["x_y1"]),
+        (r#"emails.value co "CONTOSO""#, &["alice.smith", "malice"]),
+        (r#"emails.value sw "bob""#, &["bob.alison"]),
+        (
+            r#"emails[value ew "fabrikam.com"]"#,
+            &["alicia.keys", "bob.alison"],
+        ),
+        (r#"emails.value co "r*m""#, &["x_y1"]),
+        (
+            r#"userName sw "ali" and emails.value co "contoso""#,
+            &["alice.smith"],
+        ),
+        (r#"emails.value eq "first@multi.org""#, &["second"]),
+        (r#"userName sw "nobody""#, &[]),
+    ];
+    for (f, expected) in rows {
+        let reply = app.get(&filter(f)).await;
+        assert_eq!(reply.status, 200, "{f}: {}", reply.body);
+        let expected: BTreeSet<String> = expected.iter().map(|s| (*s).to_owned()).collect();
+        assert_eq!(user_names(&reply), expected, "{f}");
+        assert_eq!(reply.body["totalResults"], expected.len(), "{f}");
+    }
+    // Paging runs over the checked matches.
+    let reply = app
+        .get(&format!(
+            "{}&sortBy=userName&startIndex=2&count=1",
+            filter(r#"userName co "lic""#)
+        ))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.body["totalResults"], 3);
+    assert_eq!(reply.body["Resources"][0]["userName"], "alicia.keys");
+    // A pushed search that finds more than max_scan candidates is tooMany,
+    // and says which bound it hit.
+    let reply = app.get(&filter(r#"userName sw "filler""#)).await;
+    assert_scim_error(&reply, 400, Some("tooMany"));
+    let detail = reply.body["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("searchable part"), "{detail}");
+    let reply = app.get(&filter(r#"emails.value ew "@bulk.example""#)).await;
+    assert_scim_error(&reply, 400, Some("tooMany"));
+}
+
+#[tokio::test]
+async fn an_emails_term_finds_a_secondary_email_and_an_email_set_outside_scim() {
+    let app = crowded_realm("emails").await;
+    let mapping = UserMapping::new(&MapperTable::defaults());
+    // What the planner sends for each term finds the user: the secondary
+    // email only through the attribute, a user Keycloak alone wrote only
+    // through its email field.
+    let rows = [
+        (r#"emails.value eq "OTHER@multi.org""#, "second"),
+        (r#"emails.value eq "first@multi.org""#, "second"),
+        (
+            r#"emails[type eq "work" and value eq "other@multi.org"]"#,
+            "second",
+        ),
+        (r#"emails.value co "other@mul""#, "second"),
+        (r#"emails.value sw "other""#, "second"),
+        (r#"emails.value eq "mal@contoso.com""#, "malice"),
+        (r#"emails.value ew "l@contoso.com""#, "malice"),
+    ];
+    for (f, user) in rows {
+        let parsed = kc_scim::scim::parse_filter(f).expect("filter");
+        let UserLookup::Union(queries) = plan_user_lookup(&parsed, &mapping) else {
+            panic!("{f}: not a union of searches");
+        };
+        let mut candidates = BTreeSet::new();
+        for q in queries {
+            candidates.extend(found(&app.kc, &app.realm, q).await);
+        }
+        assert!(candidates.contains(user), "{f}: {candidates:?}");
+        assert!(candidates.len() <= MAX_SCAN, "{f}: {candidates:?}");
+    }
+    // Through SCIM, on a realm over max_scan: answered, not tooMany.
+    let reply = app
+        .get(&filter(r#"emails.value eq "other@multi.org""#))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let reply = app
+        .get(&filter(r#"emails.value eq "MAL@contoso.com""#))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(user_names(&reply), BTreeSet::from(["malice".to_owned()]));
+}
+
+#[tokio::test]
+async fn sw_co_ew_on_group_display_name_answer_over_max_scan() {
+    let max_scan = MAX_SCAN.to_string();
+    let app =
+        common::spawn_app_with("gpushed", &[("KCSCIM_SCIM__MAX_SCAN", max_scan.as_str())]).await;
+    let mut names: Vec<String> = (0..2 * MAX_SCAN)
+        .map(|i| format!("filler-{i:02}"))
+        .collect();
+    names.extend(["Sales Team", "sales", "Presales", "R_D", "RxD"].map(str::to_owned));
+    for chunk in names.chunks(8) {
+        let created = futures::future::join_all(chunk.iter().map(|name| {
+            let group = KcGroup {
+                name: name.clone(),
+                ..KcGroup::default()
+            };
+            let kc = app.kc.clone();
+            let realm = app.realm.clone();
+            async move { kc.create_group(&realm, None, &group).await }
+        }))
+        .await;
+        for result in created {
+            result.expect("group created");
+        }
+    }
+    let reply = app.get(&group_filter(r#"externalId co "x""#)).await;
+    assert_scim_error(&reply, 400, Some("tooMany"));
+    // Group names are case-sensitive here (as Keycloak's are) and Keycloak
+    // searches ignoring case: the check of the full filter narrows.
+    let rows: &[(&str, &[&str])] = &[
+        (
+            r#"displayName co "ales""#,
+            &["Presales", "Sales Team", "sales"],
+        ),
+        (r#"displayName sw "Sal""#, &["Sales Team"]),
+        (r#"displayName ew "Team""#, &["Sales Team"]),
+        (r#"displayName co "SALES""#, &[]),
+        (r#"displayName co "R_D""#, &["R_D"]),
+    ];
+    for (f, expected) in rows {
+        let reply = app.get(&group_filter(f)).await;
+        assert_eq!(reply.status, 200, "{f}: {}", reply.body);
+        let got: BTreeSet<String> = reply.body["Resources"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{f}: {}", reply.body))
+            .iter()
+            .map(|g| g["displayName"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        let expected: BTreeSet<String> = expected.iter().map(|s| (*s).to_owned()).collect();
+        assert_eq!(got, expected, "{f}: {}", reply.body);
+    }
+    let reply = app.get(&group_filter(r#"displayName sw "filler""#)).await;
+    assert_scim_error(&reply, 400, Some("tooMany"));
 }
