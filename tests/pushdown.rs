@@ -249,6 +249,28 @@ async fn keycloak_user_search_semantics_the_planner_relies_on() {
             .await
             .is_empty()
     );
+    // The count endpoint applies the same search (a list asks it before
+    // reading past a full first page).
+    for query in [
+        by_username("a_b", true),
+        by_username("ALICE", false),
+        by_email("x.org", true),
+        by_email("A*B@X.ORG", false),
+        by_attribute("displayName", "BO", true),
+        by_attribute("displayName", "bob", false),
+        by_attribute(EMAIL_VALUES_ATTRIBUTE, "y.org", true),
+        UserQuery::default(),
+    ] {
+        let count = kc.count_users(&realm, &query).await.expect("count");
+        let listed = found(&kc, &realm, query.clone()).await;
+        // Keycloak counts no service account; the unfiltered list does not
+        // show it either.
+        let listed = listed
+            .iter()
+            .filter(|n| !n.starts_with("service-account-"))
+            .count();
+        assert_eq!(count, listed, "{query:?}");
+    }
     // `q` splits on spaces: "Bob Smith" would search for "Bob" alone.
     assert_eq!(
         found(&kc, &realm, by_attribute("displayName", "Bob Smith", false)).await,

@@ -119,6 +119,8 @@ impl KcDirectory {
 
     /// Every user `query` finds, paged through with `first` / `max`, up to
     /// `max_scan` (else `tooMany`, after reading at most `max_scan + 1`).
+    /// When the first page is full, Keycloak's count of the same search
+    /// decides first: over `max_scan` is `tooMany` without reading on.
     async fn collect(
         &self,
         realm: &str,
@@ -141,12 +143,23 @@ impl KcDirectory {
                 .await
                 .map_err(kc_err("Users"))?;
             let short = page.len() < max;
+            let first_page = users.is_empty();
             users.extend(page);
             if users.len() > self.opts.max_scan {
                 return Err(too_many(self.opts.max_scan, bound));
             }
             if short {
                 return Ok(users);
+            }
+            if first_page {
+                let total = self
+                    .kc
+                    .count_users(realm, &query)
+                    .await
+                    .map_err(kc_err("Users"))?;
+                if total > self.opts.max_scan {
+                    return Err(too_many(self.opts.max_scan, bound));
+                }
             }
         }
     }
