@@ -371,6 +371,11 @@ async fn crowded_realm(prefix: &str) -> TestApp {
         kc_user("x_y1", Some("star*mail@x.org"), &[]),
         kc_user("xzy1", Some("plain@x.org"), &[]),
         kc_user(
+            "attrs",
+            None,
+            &[("displayName", &["Bobby"]), ("externalId", &["ext-1"])],
+        ),
+        kc_user(
             "second",
             Some("first@multi.org"),
             &[(
@@ -427,6 +432,11 @@ async fn sw_co_ew_on_user_name_and_emails_answer_on_a_realm_over_max_scan() {
             &["alice.smith"],
         ),
         (r#"emails.value eq "first@multi.org""#, &["second"]),
+        // Keycloak's attribute search ignores case: a caseExact:false
+        // attribute is found in any case, a caseExact one only as stored.
+        (r#"displayName eq "BOBBY""#, &["attrs"]),
+        (r#"externalId eq "ext-1""#, &["attrs"]),
+        (r#"externalId eq "EXT-1""#, &[]),
         (r#"userName sw "nobody""#, &[]),
     ];
     for (f, expected) in rows {
