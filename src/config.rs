@@ -141,7 +141,9 @@ impl Default for AuthSettings {
 pub struct ScimSettings {
     /// Largest `count` a list request may ask for.
     pub max_results: usize,
-    /// Most users a filter without a pushable term may scan before `tooMany`.
+    /// Most candidate users a filtered list may read before `tooMany`: the
+    /// whole realm when no term can be pushed down, else the hits of the
+    /// pushed Keycloak search (or searches, together).
     pub max_scan: usize,
     /// How long the per-realm mapper table and settings are cached, in seconds.
     pub cache_ttl_secs: u64,

@@ -1,11 +1,13 @@
 //! Users on Keycloak: fetch (service accounts hidden), the serialized
 //! read-check-write of PUT and PATCH, creation, deletion, and list pages —
-//! the candidates a filter pushes down (`plan_user_lookup`), a bounded scan,
-//! or Keycloak's own page when no filter or sort needs more.
+//! the candidates a filter pushes down (`plan_user_lookup`: one search or
+//! the union of several), a bounded scan, or Keycloak's own page when no
+//! filter or sort needs more.
 //!
 //! Invariant: one write is one `PUT` of the full merged representation, made
 //! only after the version check, the protected-set check and, for a disable,
-//! the breaker; a scan never reads more than `max_scan` users.
+//! the breaker; no list holds more than `max_scan` candidates, and no search
+//! behind it reads more than `max_scan + 1` users.
 
 use serde_json::{json, Value};
 
@@ -109,20 +111,12 @@ impl KcDirectory {
                 Err(DirectoryError::NotFound(_)) => Vec::new(),
                 Err(e) => return Err(e),
             },
-            UserLookup::Query(mut q) => {
-                q.first = 0;
-                q.max = self.opts.max_scan + 1;
-                let found = self
-                    .kc
-                    .find_users(realm, &q)
-                    .await
-                    .map_err(kc_err("Users"))?;
-                if found.len() > self.opts.max_scan {
-                    return Err(too_many(self.opts.max_scan));
-                }
-                found
+            UserLookup::Query(q) => self.collect(realm, q, Bound::Pushed).await?,
+            UserLookup::Union(queries) => self.collect_union(realm, queries).await?,
+            UserLookup::Scan => {
+                self.collect(realm, UserQuery::default(), Bound::Scan)
+                    .await?
             }
-            UserLookup::Scan => self.scan(realm).await?,
         };
         let hidden = self.service_accounts(realm).await?;
         Ok(users
@@ -131,30 +125,72 @@ impl KcDirectory {
             .collect())
     }
 
-    /// Every user of the realm, up to `max_scan` (else `tooMany`).
-    pub(super) async fn scan(&self, realm: &str) -> Result<Vec<KcUser>, DirectoryError> {
+    /// Every user `query` finds, paged through with `first` / `max`, up to
+    /// `max_scan` (else `tooMany`, after reading at most `max_scan + 1`).
+    /// When the first page is full, Keycloak's count of the same search
+    /// decides first: over `max_scan` is `tooMany` without reading on.
+    async fn collect(
+        &self,
+        realm: &str,
+        query: UserQuery,
+        bound: Bound,
+    ) -> Result<Vec<KcUser>, DirectoryError> {
         // Pages keep each Admin API call well inside the call timeout.
+        let limit = self.opts.max_scan + 1;
         let mut users: Vec<KcUser> = Vec::new();
         loop {
+            let max = SCAN_PAGE.min(limit - users.len());
             let q = UserQuery {
                 first: users.len(),
-                max: SCAN_PAGE,
-                ..UserQuery::default()
+                max,
+                ..query.clone()
             };
             let page = self
                 .kc
                 .find_users(realm, &q)
                 .await
                 .map_err(kc_err("Users"))?;
-            let short = page.len() < SCAN_PAGE;
+            let short = page.len() < max;
+            let first_page = users.is_empty();
             users.extend(page);
             if users.len() > self.opts.max_scan {
-                return Err(too_many(self.opts.max_scan));
+                return Err(too_many(self.opts.max_scan, bound));
             }
             if short {
                 return Ok(users);
             }
+            if first_page {
+                let total = self
+                    .kc
+                    .count_users(realm, &query)
+                    .await
+                    .map_err(kc_err("Users"))?;
+                if total > self.opts.max_scan {
+                    return Err(too_many(self.opts.max_scan, bound));
+                }
+            }
         }
+    }
+
+    /// The users any of `queries` finds, each once, up to `max_scan` in all.
+    async fn collect_union(
+        &self,
+        realm: &str,
+        queries: Vec<UserQuery>,
+    ) -> Result<Vec<KcUser>, DirectoryError> {
+        let mut seen = std::collections::HashSet::new();
+        let mut users = Vec::new();
+        for q in queries {
+            for user in self.collect(realm, q, Bound::Pushed).await? {
+                if user.id.as_ref().is_none_or(|id| seen.insert(id.clone())) {
+                    users.push(user);
+                }
+            }
+            if users.len() > self.opts.max_scan {
+                return Err(too_many(self.opts.max_scan, Bound::Pushed));
+            }
+        }
+        Ok(users)
     }
 
     /// An unfiltered page straight from Keycloak, in Keycloak's order
@@ -298,11 +334,26 @@ impl KcDirectory {
     }
 }
 
-pub(super) fn too_many(max: usize) -> DirectoryError {
-    DirectoryError::Scim(ScimError::too_many(format!(
-        "the filter cannot be answered by an index and would scan more than {max} users; \
-         filter by userName, externalId, id or email"
-    )))
+/// Which bound a list ran into.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Bound {
+    /// No term of the filter could be searched in Keycloak: every user read.
+    Scan,
+    /// Keycloak's search for a term of the filter found too many candidates.
+    Pushed,
+}
+
+pub(super) fn too_many(max: usize, bound: Bound) -> DirectoryError {
+    DirectoryError::Scim(ScimError::too_many(match bound {
+        Bound::Scan => format!(
+            "the filter cannot be answered by an index and would scan more than {max} users; \
+             filter by userName, externalId, id or email"
+        ),
+        Bound::Pushed => format!(
+            "more than {max} users match the searchable part of the filter; \
+             narrow the userName or emails term, or filter by externalId or id"
+        ),
+    }))
 }
 
 pub(super) fn is_user_name(path: &AttrPath) -> bool {

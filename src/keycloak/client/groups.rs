@@ -15,6 +15,11 @@ use crate::keycloak::{KcError, KcGroup, KcUser};
 pub struct GroupQuery {
     /// `search` with `exact=true` (Keycloak compares names case-sensitively).
     pub name: Option<String>,
+    /// `search=*value*`: names containing `value`, ignoring case (Keycloak
+    /// escapes `%`, `_` and backslashes; `*` is its wildcard). Top level, a group
+    /// also comes back when one of its descendants matches. Unused when
+    /// `name` is set.
+    pub contains: Option<String>,
     /// `q=name:value` attribute search.
     pub attribute: Option<(String, String)>,
     /// Offset.
@@ -77,7 +82,8 @@ impl KcAdmin {
     }
 
     /// Groups at top level (or the children of `parent`), optionally only
-    /// those named exactly `name` or whose attribute matches `attribute`.
+    /// those named exactly `name` (else containing `contains`) or whose
+    /// attribute matches `attribute`.
     pub async fn find_groups(
         &self,
         realm: &str,
@@ -92,6 +98,10 @@ impl KcAdmin {
         if let Some(name) = &query.name {
             params.push(("search", name.clone()));
             params.push(("exact", "true".to_owned()));
+        } else if let Some(part) = &query.contains {
+            // The children endpoint matches prefixes only: the leading `*`
+            // makes both endpoints match anywhere in the name.
+            params.push(("search", format!("*{part}*")));
         }
         if let Some((k, v)) = &query.attribute {
             params.push(("q", format!("{k}:{v}")));

@@ -10,15 +10,24 @@ use super::{realm_path, KcAdmin};
 use crate::keycloak::{KcError, KcGroup, KcUser};
 
 /// Search parameters of `GET /admin/realms/{r}/users`.
+///
+/// Keycloak 26 compares `username`, `email` and the `q` value ignoring case;
+/// one `exact` flag governs all three: equality, or with `exact=false` a
+/// SQL `LIKE '%value%'` whose `%` and `_` stay wildcards (an attribute value
+/// longer than 255 characters is then never found).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UserQuery {
-    /// `username` with `exact=true`.
+    /// `username`.
     pub username: Option<String>,
-    /// `email` with `exact=true`.
+    /// `email`.
     pub email: Option<String>,
-    /// `q=name:value` attribute search (exact match in Keycloak).
+    /// `q=name:value` attribute search.
     pub attribute: Option<(String, String)>,
-    /// `search` (substring over username, email, first and last name).
+    /// `exact=false`: `username`, `email` and `attribute` match by infix
+    /// instead of equality.
+    pub infix: bool,
+    /// `search`: every whitespace-separated word is a prefix of the
+    /// username, email, first or last name (`*` is a wildcard).
     pub search: Option<String>,
     /// Offset (`first`).
     pub first: usize,
@@ -38,20 +47,18 @@ impl UserQuery {
     }
 
     fn push_filters(&self, p: &mut Vec<(&'static str, String)>) {
-        let mut exact = false;
         if let Some(u) = &self.username {
             p.push(("username", u.clone()));
-            exact = true;
         }
         if let Some(e) = &self.email {
             p.push(("email", e.clone()));
-            exact = true;
-        }
-        if exact {
-            p.push(("exact", "true".to_owned()));
         }
         if let Some((name, value)) = &self.attribute {
             p.push(("q", format!("{name}:{value}")));
+        }
+        if self.username.is_some() || self.email.is_some() || self.attribute.is_some() {
+            let exact = if self.infix { "false" } else { "true" };
+            p.push(("exact", exact.to_owned()));
         }
         if let Some(s) = &self.search {
             p.push(("search", s.clone()));
@@ -203,6 +210,33 @@ mod tests {
             users_path("demo", &["u1", "groups", "g1"]),
             ["admin", "realms", "demo", "users", "u1", "groups", "g1"]
         );
+    }
+
+    #[test]
+    fn user_query_asks_exact_false_only_when_infix() {
+        let exact_of = |q: &UserQuery| {
+            q.params()
+                .into_iter()
+                .find(|(n, _)| *n == "exact")
+                .map(|(_, v)| v)
+        };
+        let attribute = UserQuery {
+            attribute: Some(("scimEmailValues".to_owned(), "a@b.c".to_owned())),
+            ..UserQuery::default()
+        };
+        assert_eq!(exact_of(&attribute).as_deref(), Some("true"));
+        let infix = UserQuery {
+            infix: true,
+            ..attribute
+        };
+        assert_eq!(exact_of(&infix).as_deref(), Some("false"));
+        let email = UserQuery {
+            email: Some("ann".to_owned()),
+            infix: true,
+            ..UserQuery::default()
+        };
+        assert_eq!(exact_of(&email).as_deref(), Some("false"));
+        assert_eq!(exact_of(&UserQuery::default()), None);
     }
 
     #[test]
