@@ -139,6 +139,16 @@ async fn every_default_entra_attribute_comes_back_as_sent() {
         .await;
     assert_eq!(by_title.status, 200, "{}", by_title.body);
     assert_eq!(by_title.body["totalResults"], 1, "{}", by_title.body);
+    // A secondary email finds the user (Keycloak's email holds the primary).
+    for f in [
+        r#"emails.value eq "FULL.ALIAS_f1@contoso.com""#,
+        r#"emails[type eq "other"].value co "alias_f1""#,
+    ] {
+        let found = app.get(&format!("/Users?filter={}", urlencode(f))).await;
+        assert_eq!(found.status, 200, "{f}: {}", found.body);
+        assert_eq!(found.body["totalResults"], 1, "{f}: {}", found.body);
+        assert_eq!(found.body["Resources"][0]["id"], uid.as_str(), "{f}");
+    }
 }
 
 fn urlencode(s: &str) -> String {
