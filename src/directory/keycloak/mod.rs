@@ -22,6 +22,7 @@ mod cache;
 mod groups;
 mod protected;
 mod realm_state;
+mod registry;
 mod users;
 
 use std::collections::HashMap;
@@ -36,6 +37,7 @@ use self::cache::Cache;
 use self::groups::check_group_version;
 use self::protected::Protected;
 use self::realm_state::{RealmState, ServiceAccounts};
+pub use self::registry::{RealmRegistry, MAX_SERVED_REALMS};
 use super::breaker::Window;
 use super::{Directory, DirectoryError, ListPage, ListRequest, RealmView};
 use crate::config::DeprovisionSettings;
@@ -68,6 +70,7 @@ pub struct KcDirectoryOptions {
 pub struct KcDirectory {
     kc: KcAdmin,
     opts: KcDirectoryOptions,
+    registry: Arc<RealmRegistry>,
     write_locks: Vec<Mutex<()>>,
     in_flight: std::sync::Mutex<HashMap<String, Arc<Semaphore>>>,
     breakers: std::sync::Mutex<HashMap<String, Window>>,
@@ -81,12 +84,13 @@ fn kc_err(what: &str) -> impl Fn(KcError) -> DirectoryError + '_ {
 }
 
 impl KcDirectory {
-    /// A directory on `kc`.
+    /// A directory on `kc` serving the realms of `registry`.
     #[must_use]
-    pub fn new(kc: KcAdmin, opts: KcDirectoryOptions) -> Self {
+    pub fn new(kc: KcAdmin, opts: KcDirectoryOptions, registry: Arc<RealmRegistry>) -> Self {
         Self {
             kc,
             opts,
+            registry,
             write_locks: admission::write_stripes(),
             in_flight: std::sync::Mutex::new(HashMap::new()),
             breakers: std::sync::Mutex::new(HashMap::new()),
@@ -102,6 +106,12 @@ impl KcDirectory {
         &self.kc
     }
 
+    /// The served-realm registry.
+    #[must_use]
+    pub fn registry(&self) -> &Arc<RealmRegistry> {
+        &self.registry
+    }
+
     /// Drops the cached state of `realm` (after settings changed).
     pub async fn invalidate(&self, realm: &str) {
         self.realms.forget(realm).await;
@@ -112,6 +122,10 @@ impl KcDirectory {
 
 #[async_trait]
 impl Directory for KcDirectory {
+    fn serves(&self, realm: &RealmName) -> Result<bool, DirectoryError> {
+        self.registry.serves(realm)
+    }
+
     async fn realm(&self, realm: &RealmName) -> Result<Arc<RealmView>, DirectoryError> {
         Ok(Arc::clone(&self.state(realm).await?.view))
     }

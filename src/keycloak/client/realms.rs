@@ -22,6 +22,19 @@ impl KcAdmin {
         self.get_optional(&realms_path(&[realm])).await
     }
 
+    /// The names of every realm the admin account can see, in one call
+    /// (`GET /admin/realms?briefRepresentation=true`: id, name, display
+    /// name and enabled per realm, nothing else).
+    pub async fn realm_names(&self) -> Result<Vec<String>, KcError> {
+        let realms: Vec<KcRealm> = self
+            .get_json(
+                &realms_path(&[]),
+                &[("briefRepresentation", "true".to_owned())],
+            )
+            .await?;
+        Ok(realms.into_iter().map(|r| r.realm).collect())
+    }
+
     /// `POST /admin/realms` with a full realm representation (an import).
     pub async fn create_realm(&self, representation: &Value) -> Result<(), KcError> {
         self.write(Method::POST, &realms_path(&[]), Some(representation))
