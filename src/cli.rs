@@ -323,6 +323,11 @@ async fn run_realm(settings: &Settings, cmd: RealmCommand) -> anyhow::Result<()>
             group_parent,
             dry_run,
         } => {
+            if let Some(why) =
+                crate::mapping::reserved_realm(&realm, &settings.keycloak.admin_realm)
+            {
+                anyhow::bail!(why);
+            }
             let tenant_id = match tenant_id.as_deref().map(str::trim) {
                 None => None,
                 Some("") => Some(None),

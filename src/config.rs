@@ -18,8 +18,9 @@ pub struct Settings {
     pub keycloak: KeycloakSettings,
     /// The SCIM HTTP listener.
     pub http: HttpSettings,
-    /// Realms whose SCIM setup is ensured at start-up of `serve`
-    /// (comma-separated in the environment: `KCSCIM_REALMS=a,b`).
+    /// Realms whose SCIM setup is ensured at start-up of `serve`, and the
+    /// only realms it serves when set (comma-separated in the environment:
+    /// `KCSCIM_REALMS=a,b`). Unset: every realm set up and enabled for SCIM.
     #[serde(deserialize_with = "comma_list")]
     pub realms: Vec<String>,
     /// Bearer credential verification.
@@ -151,6 +152,9 @@ pub struct ScimSettings {
     pub max_in_flight_per_realm: usize,
     /// How long a request waits for a free slot before it is answered 429.
     pub queue_wait_ms: u64,
+    /// How often the set of served realms is re-read from Keycloak, in
+    /// seconds: a realm enabled or disabled elsewhere is followed within it.
+    pub realm_refresh_secs: u64,
 }
 
 impl Default for ScimSettings {
@@ -161,6 +165,7 @@ impl Default for ScimSettings {
             cache_ttl_secs: 30,
             max_in_flight_per_realm: 64,
             queue_wait_ms: 2_000,
+            realm_refresh_secs: 30,
         }
     }
 }
@@ -286,6 +291,11 @@ impl Settings {
             .bind
             .parse::<std::net::SocketAddr>()
             .map_err(|e| ConfigError::Semantic(format!("http.bind {:?}: {e}", self.http.bind)))?;
+        if self.scim.realm_refresh_secs == 0 {
+            return Err(ConfigError::Semantic(
+                "scim.realm_refresh_secs must be at least 1".to_owned(),
+            ));
+        }
         for realm in &self.realms {
             crate::realm::RealmName::parse(realm)
                 .map_err(|e| ConfigError::Semantic(format!("realms: {e}")))?;
@@ -468,6 +478,15 @@ mod tests {
         assert!(!shown.contains("very-secret-value"), "{shown}");
         assert!(shown.contains("[redacted]"), "{shown}");
         assert!(!format!("{s:?}").contains("very-secret-value"));
+    }
+
+    #[test]
+    fn the_realm_refresh_interval_defaults_to_30_s_and_is_never_zero() {
+        let s = Settings::load_from(None, env(&[])).expect("defaults load");
+        assert_eq!(s.scim.realm_refresh_secs, 30);
+        let err = Settings::load_from(None, env(&[("KCSCIM_SCIM__REALM_REFRESH_SECS", "0")]))
+            .expect_err("zero interval");
+        assert!(err.to_string().contains("realm_refresh_secs"), "{err}");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The composition root: the only module that names every layer. `build`
-//! ensures the configured realms, wires the Keycloak directory into the HTTP
-//! layer and binds the listener (port 0 works, for tests); `run` serves until
-//! a signal, then drains in-flight requests.
+//! ensures the configured realms, fills the served-realm registry (and
+//! starts its background refresh), wires the Keycloak directory into the
+//! HTTP layer and binds the listener (port 0 works, for tests); `run` serves
+//! until a signal, then drains in-flight requests.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -13,7 +14,7 @@ use anyhow::Context;
 
 use crate::bootstrap::{self, BootstrapOptions};
 use crate::config::{AdminCredentials, Settings};
-use crate::directory::{KcDirectory, KcDirectoryOptions};
+use crate::directory::{KcDirectory, KcDirectoryOptions, RealmRegistry};
 use crate::http::{self, AppState, Limits};
 use crate::keycloak::{AdminGrant, KcAdmin, KcAdminOptions, KcError};
 
@@ -25,12 +26,19 @@ pub struct Application {
     port: u16,
     server: Server,
     directory: Arc<KcDirectory>,
+    refresh: tokio::task::AbortHandle,
 }
 
 impl Application {
-    /// Ensures the SCIM setup of `settings.realms`, then binds `http.bind`.
+    /// Ensures the SCIM setup of `settings.realms`, fills the registry of
+    /// served realms, then binds `http.bind`.
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
         let kc = admin_client(settings)?;
+        // Its own client: the registry's calls are counted apart from requests'.
+        let registry = Arc::new(RealmRegistry::new(
+            admin_client(settings)?,
+            &settings.realms,
+        ));
         for realm in &settings.realms {
             let opts = BootstrapOptions {
                 realm: realm.clone(),
@@ -40,7 +48,26 @@ impl Application {
                 .await
                 .with_context(|| format!("ensuring SCIM setup of realm {realm:?}"))?;
             tracing::info!(realm = %realm, changed = !report.changed_nothing(), "realm ready");
+            let served = registry
+                .refresh_realm(realm)
+                .await
+                .with_context(|| format!("checking whether realm {realm:?} is enabled"))?;
+            if !served {
+                tracing::warn!(realm = %realm, "realm listed but its SCIM is disabled: not served");
+            }
         }
+        match registry.refresh().await {
+            Ok(served) => tracing::info!(served, "served realms read"),
+            Err(e) => tracing::warn!(
+                error = %e,
+                "cannot read the served realms; every SCIM request is answered 503 until a \
+                 refresh succeeds"
+            ),
+        }
+        let refresh = spawn_refresh(
+            registry.clone(),
+            Duration::from_secs(settings.scim.realm_refresh_secs),
+        );
         let directory = Arc::new(KcDirectory::new(
             kc,
             KcDirectoryOptions {
@@ -57,6 +84,7 @@ impl Application {
                 ),
                 deprovision: settings.deprovision.clone(),
             },
+            registry,
         ));
         let auth = Arc::new(authenticator(settings)?);
         let state = web::Data::new(AppState {
@@ -85,6 +113,7 @@ impl Application {
             port,
             server: server.run(),
             directory,
+            refresh,
         })
     }
 
@@ -102,8 +131,26 @@ impl Application {
 
     /// Serves until SIGINT / SIGTERM, then finishes in-flight requests.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        self.refresh.abort();
+        served
     }
+}
+
+/// Re-reads the served realms every `every` (the first time one interval
+/// after start-up, which has just read them).
+fn spawn_refresh(registry: Arc<RealmRegistry>, every: Duration) -> tokio::task::AbortHandle {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            if let Err(e) = registry.refresh().await {
+                tracing::warn!(error = %e, "cannot refresh the served realms; kept as they were");
+            }
+        }
+    })
+    .abort_handle()
 }
 
 /// The admin client from settings, with a clear error when no credentials are set.

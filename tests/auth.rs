@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use common::{
-    admin, app_settings, assert_scim_error, fresh_realm, into_reply, kc_env, kc_scim, kc_url,
-    master_admin_token, start_server, Reply,
+    admin, assert_scim_error, fresh_realm, into_reply, kc_env, kc_scim, kc_url, master_admin_token,
+    serving, start_server, Reply,
 };
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use kc_scim::bootstrap::{self, tokens, BootstrapOptions};
@@ -156,11 +156,14 @@ impl KeyServer {
 
 /// A server whose Entra keys come from `keys`; key sets may be refetched
 /// once a second.
-async fn server_with(keys: &KeyServer) -> String {
-    let settings = app_settings(&[
-        ("KCSCIM_AUTH__ENTRA_JWKS_URL", &keys.url),
-        ("KCSCIM_AUTH__JWKS_MIN_REFETCH_SECS", "1"),
-    ]);
+async fn server_with(keys: &KeyServer, realms: &[&str]) -> String {
+    let settings = serving(
+        realms,
+        &[
+            ("KCSCIM_AUTH__ENTRA_JWKS_URL", &keys.url),
+            ("KCSCIM_AUTH__JWKS_MIN_REFETCH_SECS", "1"),
+        ],
+    );
     start_server(&settings).await.0
 }
 
@@ -268,7 +271,7 @@ async fn static_token_is_accepted_on_its_realm_and_refused_on_another() {
     let a = fresh_realm(&kc, "st-a").await;
     let b = fresh_realm(&kc, "st-b").await;
     let (_, token) = tokens::create_token(&kc, &a, None).await.expect("token");
-    let (address, _) = start_server(&app_settings(&[])).await;
+    let (address, _) = start_server(&serving(&[&a, &b], &[])).await;
     assert_ok(&call_bearer(&address, &a, &token).await, "own realm");
     assert_refused(&call_bearer(&address, &b, &token).await, "other realm");
 }
@@ -281,7 +284,7 @@ async fn entra_token_is_accepted_on_its_tenants_realm_and_refused_elsewhere() {
     let b = azure_realm(&kc, "en-b", &t2).await;
     let generic = fresh_realm(&kc, "en-g").await;
     let keys = KeyServer::start(&[&self::keys().0]);
-    let address = server_with(&keys).await;
+    let address = server_with(&keys, &[&a, &b, &generic]).await;
     let token = entra_token(&t1);
     assert_ok(&call_bearer(&address, &a, &token).await, "own tenant");
     // The v2.0 issuer form of the same tenant.
@@ -315,7 +318,7 @@ async fn keycloak_token_is_accepted_on_its_realm_only_and_only_for_the_scim_clie
     let kc = admin();
     let a = fresh_realm(&kc, "kt-a").await;
     let b = fresh_realm(&kc, "kt-b").await;
-    let (address, _) = start_server(&app_settings(&[])).await;
+    let (address, _) = start_server(&serving(&[&a, &b], &[])).await;
     let token_a = remote_token(&kc, &a).await;
     assert_ok(&call_bearer(&address, &a, &token_a).await, "own realm");
     assert_refused(&call_bearer(&address, &b, &token_a).await, "other realm");
@@ -347,7 +350,7 @@ async fn keycloak_token_is_accepted_on_its_realm_only_and_only_for_the_scim_clie
 async fn a_users_token_of_the_scim_client_is_refused_and_bootstrap_turns_the_user_flows_off() {
     let kc = admin();
     let realm = fresh_realm(&kc, "kt-user").await;
-    let (address, _) = start_server(&app_settings(&[])).await;
+    let (address, _) = start_server(&serving(&[&realm], &[])).await;
     // An admin turns on the password grant on scim-endpoint (or the
     // browser flow): any user of the realm could then get a token of it.
     let mut client = kc
@@ -444,7 +447,7 @@ async fn missing_malformed_revoked_and_expired_static_credentials_are_refused() 
     tokens::revoke_token(&kc, &realm, &revoked.id)
         .await
         .expect("revoked");
-    let (address, _) = start_server(&app_settings(&[])).await;
+    let (address, _) = start_server(&serving(&[&realm], &[])).await;
     assert_ok(
         &call_bearer(&address, &realm, &good_secret).await,
         "good token",
@@ -481,7 +484,7 @@ async fn entra_tokens_with_bad_claims_algorithms_or_keys_are_refused() {
     let realm = azure_realm(&kc, "en-bad", &t).await;
     let (k1, k2) = keys();
     let keys = KeyServer::start(&[k1]);
-    let address = server_with(&keys).await;
+    let address = server_with(&keys, &[&realm]).await;
     assert_ok(
         &call_bearer(&address, &realm, &entra_token(&t)).await,
         "good",
@@ -559,7 +562,7 @@ async fn an_unknown_kid_refetches_the_keys_at_most_once_per_interval() {
     let realm = azure_realm(&kc, "en-kid", &t).await;
     let (k1, k2) = keys();
     let keys = KeyServer::start(&[k1]);
-    let address = server_with(&keys).await;
+    let address = server_with(&keys, &[&realm]).await;
     assert_ok(&call_bearer(&address, &realm, &entra_token(&t)).await, "k1");
     let fetched = keys.hits();
     assert_eq!(fetched, 1, "first use fetches the key set once");
@@ -597,7 +600,7 @@ async fn revoking_one_of_two_tokens_keeps_the_other_on_two_servers_without_resta
     let realm = fresh_realm(&kc, "rot").await;
     let (a, secret_a) = tokens::create_token(&kc, &realm, None).await.expect("A");
     let (_, secret_b) = tokens::create_token(&kc, &realm, None).await.expect("B");
-    let settings = app_settings(&[]);
+    let settings = serving(&[&realm], &[]);
     let (one, _) = start_server(&settings).await;
     let (two, _) = start_server(&settings).await;
     for server in [&one, &two] {
@@ -906,13 +909,19 @@ async fn realm_set_and_show_change_profile_tenant_and_enabled() {
     assert!(text.contains("profile         azure"), "{text}");
     assert!(text.contains(&t), "{text}");
 
-    // A disabled realm answers 404 on every SCIM path, whatever the credential.
+    // A disabled realm is not served: it answers like a bad credential,
+    // whatever the credential. Listing it makes start-up ensure its setup,
+    // which keeps an explicit "false".
     let (_, secret) = tokens::create_token(&kc, &realm, None)
         .await
         .expect("token");
-    let (address, _) = start_server(&app_settings(&[])).await;
+    let (address, _) = start_server(&serving(
+        &[&realm],
+        &[("KCSCIM_SCIM__REALM_REFRESH_SECS", "1")],
+    ))
+    .await;
     let reply = call_bearer(&address, &realm, &secret).await;
-    assert_scim_error(&reply, 404, None);
+    assert_refused(&reply, "disabled realm");
     let on = kc_scim(
         &["realm", "set", "--realm", &realm, "--enabled", "true"],
         &env,
@@ -930,7 +939,7 @@ async fn realm_set_and_show_change_profile_tenant_and_enabled() {
 async fn doctor_passes_on_a_bootstrapped_realm_and_names_each_failure() {
     let kc = admin();
     let realm = fresh_realm(&kc, "doc").await;
-    let (address, _) = start_server(&app_settings(&[])).await;
+    let (address, _) = start_server(&serving(&[&realm], &[])).await;
     let env = kc_env();
     let doctor = |extra: &[&str], env: &[(String, String)]| {
         let mut args = vec!["doctor", "--realm", realm.as_str(), "--scim-url", &address];

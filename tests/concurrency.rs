@@ -10,7 +10,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{app_settings, assert_scim_error, into_reply, spawn_app, start_server, Reply};
+use common::{assert_scim_error, into_reply, spawn_app, start_server, Reply};
 use kc_scim::keycloak::UserQuery;
 use serde_json::{json, Value};
 use tokio::sync::Barrier;
@@ -188,7 +188,7 @@ async fn concurrent_creates_of_one_user_name_make_exactly_one_user() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_sidecars_on_one_keycloak_make_exactly_one_user() {
     let app = spawn_app("race2").await;
-    let (second, _) = start_server(&app_settings(&[])).await;
+    let (second, _) = start_server(&common::serving(&[&app.realm], &[])).await;
     assert_ne!(second, app.address);
     let targets: Vec<Target> = [app.address.clone(), second]
         .into_iter()

@@ -151,7 +151,7 @@ async fn every_refusal_is_a_scim_error_with_the_right_status() {
             test::TestRequest::get()
                 .uri("/realms/other/scim/v2/Users")
                 .insert_header(("Authorization", bearer.clone())),
-            404,
+            401,
             None,
         ),
         (

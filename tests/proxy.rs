@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{admin, app_settings, assert_scim_error, fresh_realm, kc_url, start_server, TestApp};
+use common::{admin, assert_scim_error, fresh_realm, kc_url, start_server, TestApp};
 use serde_json::{json, Value};
 
 const TEMPLATE: &str = include_str!("../deploy/nginx/templates/default.conf.template");
@@ -186,7 +186,10 @@ async fn stack(prefix: &str) -> (TestApp, TestApp, Nginx) {
         .expect("token");
     let proxy_port = free_port();
     let proxy_url = format!("http://127.0.0.1:{proxy_port}");
-    let settings = app_settings(&[("KCSCIM_KEYCLOAK__PUBLIC_URL", proxy_url.as_str())]);
+    let settings = common::serving(
+        &[&realm],
+        &[("KCSCIM_KEYCLOAK__PUBLIC_URL", proxy_url.as_str())],
+    );
     let (address, directory) = start_server(&settings).await;
     let nginx = Nginx::start(proxy_port, &host_port(&kc_url()), &host_port(&address));
     let via_proxy = TestApp {

@@ -202,6 +202,7 @@ async fn slow_keycloak_means_prompt_503s_bounded_memory_and_recovery() {
     let timeout_ms = KC_TIMEOUT.as_millis().to_string();
     for (k, v) in [
         ("KCSCIM_KEYCLOAK__URL", proxy_url.as_str()),
+        ("KCSCIM_REALMS", realm.as_str()),
         ("KCSCIM_KEYCLOAK__TIMEOUT_MS", timeout_ms.as_str()),
         ("KCSCIM_KEYCLOAK__CONNECT_TIMEOUT_MS", "1000"),
         ("KCSCIM_SCIM__CACHE_TTL_SECS", "1"),

@@ -942,7 +942,8 @@ async fn credentials_are_checked_per_realm() {
             .expect("sent"),
     )
     .await;
-    assert_scim_error(&r, 404, None);
+    // A realm that is not served answers like a bad credential.
+    assert_scim_error(&r, 401, None);
 }
 
 #[tokio::test]

@@ -3,8 +3,9 @@
 //! client, its seven user-attribute mappers, the user-profile declarations
 //! and the per-realm SCIM settings.
 //!
-//! Invariants: a step writes only when something is missing or the operator
-//! asked for a change; an existing mapper is never overwritten unless
+//! Invariants: `master` and the realm of the sidecar's own admin
+//! credentials are refused before any call; a step writes only when
+//! something is missing or the operator asked for a change; an existing mapper is never overwritten unless
 //! `reset_mappers` is set (an admin may have customised it); `dry_run` makes
 //! no write call at all.
 
@@ -18,8 +19,10 @@ use anyhow::{bail, Context};
 use serde_json::{json, Value};
 
 use crate::keycloak::{KcAdmin, KcClient};
-use crate::mapping::settings::RealmScimSettings;
-use crate::mapping::{declared_attributes, fidelity, MapperTable, Profile, SCIM_CLIENT_ID};
+use crate::mapping::settings::{RealmScimSettings, ATTR_ENABLED};
+use crate::mapping::{
+    declared_attributes, fidelity, reserved_realm, MapperTable, Profile, SCIM_CLIENT_ID,
+};
 use crate::settings_store;
 
 pub use template::{load_template, TEMPLATE_NAMES};
@@ -132,6 +135,9 @@ impl fmt::Display for Report {
 /// Runs every ensure step for one realm.
 pub async fn run(kc: &KcAdmin, opts: &BootstrapOptions) -> anyhow::Result<Report> {
     crate::realm::RealmName::parse(&opts.realm)?;
+    if let Some(why) = reserved_realm(&opts.realm, kc.admin_realm()) {
+        bail!(why);
+    }
     if opts.profile == Some(Profile::Azure) && opts.tenant_id.is_none() {
         // Checked again against what is stored, below; fail early when we can.
         tracing::debug!("profile azure requested; tenant id must be stored already");
@@ -520,6 +526,10 @@ fn apply_setting_options(
     Ok(())
 }
 
+/// Writes the settings the client lacks and the options asked for. A client
+/// without `kcscim.enabled` (made by hand, or by an older version) is
+/// enabled: running bootstrap is the operator saying "serve this realm". An
+/// explicit `"false"` stays (an admin turned SCIM off).
 async fn ensure_settings(
     kc: &KcAdmin,
     opts: &BootstrapOptions,
@@ -527,6 +537,13 @@ async fn ensure_settings(
     report: &mut Report,
 ) -> anyhow::Result<()> {
     let complete = RealmScimSettings::all_keys_present(&client.attributes);
+    let enable = !client.attributes.contains_key(ATTR_ENABLED);
+    let apply = |settings: &mut RealmScimSettings| {
+        if enable {
+            settings.enabled = true;
+        }
+        apply_setting_options(opts, settings)
+    };
     let outcome = |written: bool| match (written, complete) {
         (false, _) => Outcome::Unchanged,
         (true, true) => Outcome::Updated,
@@ -537,7 +554,7 @@ async fn ensure_settings(
             anyhow::anyhow!("unreadable SCIM settings on client {SCIM_CLIENT_ID}: {e}")
         })?;
         let mut wanted = current.clone();
-        apply_setting_options(opts, &mut wanted)?;
+        apply(&mut wanted)?;
         let would_write = wanted != current || !complete;
         report.push(
             "scim settings",
@@ -548,10 +565,7 @@ async fn ensure_settings(
     }
     // Through the settings owner, so a token created or revoked meanwhile
     // is kept.
-    let done = settings_store::update(kc, &opts.realm, |settings| {
-        apply_setting_options(opts, settings)
-    })
-    .await?;
+    let done = settings_store::update(kc, &opts.realm, apply).await?;
     report.push(
         "scim settings",
         outcome(done.written),

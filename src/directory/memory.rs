@@ -142,6 +142,16 @@ fn same_user_name(a: &Value, b: &Value) -> bool {
 
 #[async_trait]
 impl Directory for MemoryDirectory {
+    fn serves(&self, realm: &RealmName) -> Result<bool, DirectoryError> {
+        let realms = self
+            .realms
+            .lock()
+            .map_err(|_| DirectoryError::Backend("poisoned".to_owned()))?;
+        Ok(realms
+            .get(realm.as_str())
+            .is_some_and(|r| r.view.settings.enabled))
+    }
+
     async fn realm(&self, realm: &RealmName) -> Result<Arc<RealmView>, DirectoryError> {
         self.with_realm(realm, |r| Ok(Arc::clone(&r.view)))
     }

@@ -24,7 +24,7 @@ use crate::scim::schema::ResourceSchema;
 use crate::scim::{AttrPath, Filter, PatchRequest};
 
 pub use error::DirectoryError;
-pub use keycloak::{KcDirectory, KcDirectoryOptions};
+pub use keycloak::{KcDirectory, KcDirectoryOptions, RealmRegistry, MAX_SERVED_REALMS};
 pub use memory::MemoryDirectory;
 
 /// What the HTTP layer needs to know about a realm before serving it.
@@ -75,6 +75,11 @@ pub struct ListPage {
 /// The port the HTTP layer talks to.
 #[async_trait]
 pub trait Directory: Send + Sync + 'static {
+    /// Whether `realm` is served, answered from memory without a backend
+    /// call (the HTTP layer asks before anything else; a realm not served
+    /// gets the same answer as a bad credential). `Unavailable` when the
+    /// served realms are not known yet.
+    fn serves(&self, realm: &RealmName) -> Result<bool, DirectoryError>;
     /// The realm's view; `NotFound` when the realm or its SCIM set-up is absent.
     async fn realm(&self, realm: &RealmName) -> Result<Arc<RealmView>, DirectoryError>;
     /// A user by id; `with_groups` adds the read-only `groups` attribute

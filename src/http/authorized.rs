@@ -2,10 +2,15 @@
 //! that takes [`Authorized`] runs only for a caller whose bearer credential
 //! verified for the realm of the path.
 //!
-//! Invariant: no work for a caller before its credential is verified. The
-//! extractor resolves the realm (404 when it has no enabled SCIM endpoint),
-//! then checks the `Authorization` header (401), and nothing else: bodies,
-//! query strings and directory calls come after it, in the handler.
+//! Invariant: no work for a caller before its credential is verified, and
+//! nothing that tells realms apart. The extractor reads the `Authorization`
+//! header (401 when missing, ambiguous or not a bearer token), then asks the
+//! directory from memory whether the realm is served: a realm that is not —
+//! unknown, not set up, disabled, reserved or a name that is no realm name —
+//! gets exactly the answer of an unknown token (401), with no backend call
+//! and nothing cached. Only for a served realm is its view loaded (cached)
+//! and the credential verified. Bodies, query strings and other directory
+//! calls come after it, in the handler.
 
 use std::sync::Arc;
 
@@ -16,7 +21,7 @@ use futures::future::LocalBoxFuture;
 
 use super::{ApiError, AppState};
 use crate::auth::{self, AuthError, Credential};
-use crate::directory::{DirectoryError, RealmView};
+use crate::directory::RealmView;
 use crate::realm::RealmName;
 use crate::scim::ScimError;
 
@@ -51,22 +56,25 @@ impl FromRequest for Authorized {
     }
 }
 
-/// Checks the realm (404 when it has no enabled SCIM endpoint) and the
-/// bearer credential (401). A static token unknown to the cached settings
-/// reloads them once (rate-limited per realm), so a new token works at once.
+/// Checks the bearer header (401), whether the realm is served (else the
+/// 401 of an unknown token), then the credential against the realm's view
+/// (401). A static token unknown to the cached settings reloads them once
+/// (rate-limited per realm), so a new token works at once.
 async fn authorize(req: &HttpRequest, state: &AppState) -> Result<Authorized, ApiError> {
-    let raw = req.match_info().get("realm").unwrap_or_default();
-    let realm = RealmName::parse(raw)
-        .map_err(|_| DirectoryError::NotFound(format!("no SCIM endpoint for realm {raw:?}")))?;
-    let mut view = state.directory.realm(&realm).await?;
-    // The realm exists: metrics may label this request with it.
-    req.extensions_mut().insert(KnownRealm(realm.to_string()));
     let mut headers = req.headers().get_all(header::AUTHORIZATION);
     let first = headers.next();
     if headers.next().is_some() {
         return Err(AuthError::Ambiguous.into());
     }
     let token = auth::bearer_token(first.and_then(|v| v.to_str().ok()))?;
+    let raw = req.match_info().get("realm").unwrap_or_default();
+    let realm = match RealmName::parse(raw) {
+        Ok(realm) if state.directory.serves(&realm)? => realm,
+        _ => return Err(AuthError::UnknownToken.into()),
+    };
+    let mut view = state.directory.realm(&realm).await?;
+    // The realm is served: metrics may label this request with it.
+    req.extensions_mut().insert(KnownRealm(realm.to_string()));
     let mut verified = state
         .auth
         .verify(

@@ -79,8 +79,15 @@ impl From<AuthError> for ApiError {
                 cause,
             };
         }
+        // Past the header's shape, every refusal reads the same: the reason
+        // (e.g. a JWT's signature, issuer or key) could tell a realm that is
+        // served from one that is not. The reason goes to the log only.
+        let detail = match e {
+            AuthError::Missing | AuthError::Ambiguous | AuthError::WrongScheme => e.to_string(),
+            _ => AuthError::UnknownToken.to_string(),
+        };
         Self {
-            error: ScimError::unauthorized(e.to_string()),
+            error: ScimError::unauthorized(detail),
             retry_after: None,
             challenge: true,
             cause,
@@ -242,6 +249,29 @@ mod tests {
         let r = e.error_response();
         assert_eq!(header(&r, header::WWW_AUTHENTICATE), Some("Bearer"));
         assert_eq!(header(&r, header::CONTENT_TYPE), Some(SCIM_JSON));
+    }
+
+    #[test]
+    fn every_refused_token_reads_the_same_whatever_the_reason() {
+        let unknown = ApiError::from(AuthError::UnknownToken)
+            .scim()
+            .detail
+            .clone();
+        for reason in [
+            AuthError::Expired,
+            AuthError::Malformed,
+            AuthError::BadSignature,
+            AuthError::UnknownKey,
+            AuthError::WrongIssuer,
+            AuthError::WrongClient,
+            AuthError::ProfileMismatch,
+        ] {
+            let e = ApiError::from(reason);
+            assert_eq!(e.scim().detail, unknown, "{reason:?}");
+            assert_eq!(e.cause(), Some(&Cause::Refused(reason.reason())));
+        }
+        let missing = ApiError::from(AuthError::Missing);
+        assert!(missing.scim().detail.contains("no Authorization header"));
     }
 
     #[test]

@@ -25,6 +25,31 @@ pub const ATTR_TRUST_EMAILS: &str = "kcscim.trustEmails";
 /// Client attribute: JSON array of [`StoredToken`].
 pub const ATTR_TOKENS: &str = "kcscim.tokens";
 
+/// Keycloak's administration realm: never set up for SCIM nor served.
+pub const MASTER_REALM: &str = "master";
+
+/// Why `realm` may never carry SCIM (bootstrap, `realm set`) nor be served:
+/// it is `master`, where no `realm-management` client guards the Keycloak
+/// superuser, or `admin_realm`, where the sidecar's own admin account lives.
+/// `None` for every other realm. Compared without regard to ASCII case, in
+/// case the database Keycloak runs on compares names that way.
+#[must_use]
+pub fn reserved_realm(realm: &str, admin_realm: &str) -> Option<String> {
+    if realm.eq_ignore_ascii_case(MASTER_REALM) {
+        Some(format!(
+            "realm {realm:?} is Keycloak's master realm: kc-scim never sets it up or serves it \
+             (its users include the Keycloak superuser); use a realm of its own for SCIM"
+        ))
+    } else if realm.eq_ignore_ascii_case(admin_realm) {
+        Some(format!(
+            "realm {realm:?} holds kc-scim's own admin credentials (keycloak.admin_realm): \
+             kc-scim never sets it up or serves it; use another realm for SCIM"
+        ))
+    } else {
+        None
+    }
+}
+
 /// Which caller the realm expects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -87,7 +112,9 @@ impl StoredToken {
 /// The settings of one realm.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RealmScimSettings {
-    /// SCIM answers at all (404 on every path otherwise).
+    /// The realm is served. Read from `kcscim.enabled`: only `"true"` turns
+    /// it on, a missing attribute means off (a `scim-endpoint` client that
+    /// kc-scim did not set up is never served).
     pub enabled: bool,
     /// Caller profile.
     pub profile: Profile,
@@ -108,6 +135,7 @@ pub struct RealmScimSettings {
     pub trust_emails: bool,
 }
 
+/// The settings bootstrap writes for a new realm (enabled, generic).
 impl Default for RealmScimSettings {
     fn default() -> Self {
         Self {
@@ -124,14 +152,15 @@ impl Default for RealmScimSettings {
 }
 
 impl RealmScimSettings {
-    /// Reads the settings from client attributes; absent keys take defaults,
-    /// unreadable values are reported.
+    /// Reads the settings from client attributes; absent keys take defaults
+    /// except `kcscim.enabled`, whose absence means off; unreadable values
+    /// are reported.
     pub fn from_attributes(attrs: &BTreeMap<String, String>) -> Result<Self, String> {
         let defaults = Self::default();
         let enabled = match attrs.get(ATTR_ENABLED).map(String::as_str) {
-            None => defaults.enabled,
+            // Absent: a client kc-scim did not set up is not served.
+            None | Some("false") => false,
             Some("true") => true,
-            Some("false") => false,
             Some(other) => return Err(format!("{ATTR_ENABLED} = {other:?}")),
         };
         let profile = match attrs.get(ATTR_PROFILE) {
@@ -245,10 +274,41 @@ mod tests {
     }
 
     #[test]
-    fn absent_attributes_give_enabled_generic() {
+    fn absent_attributes_give_disabled_generic() {
         let s = RealmScimSettings::from_attributes(&BTreeMap::new()).expect("defaults");
-        assert_eq!(s, RealmScimSettings::default());
-        assert!(s.enabled);
+        assert_eq!(
+            s,
+            RealmScimSettings {
+                enabled: false,
+                ..RealmScimSettings::default()
+            }
+        );
+        let mut attrs = BTreeMap::new();
+        attrs.insert(ATTR_ENABLED.to_owned(), "true".to_owned());
+        let on = RealmScimSettings::from_attributes(&attrs).expect("enabled");
+        assert!(on.enabled);
+    }
+
+    #[test]
+    fn master_and_the_admin_realm_are_reserved_and_nothing_else() {
+        for (realm, admin, reserved) in [
+            ("master", "master", true),
+            ("master", "ops", true),
+            ("ops", "ops", true),
+            ("acme", "master", false),
+            ("acme", "ops", false),
+            ("Master", "master", true),
+            ("OPS", "ops", true),
+            ("master-2", "master", false),
+        ] {
+            assert_eq!(
+                reserved_realm(realm, admin).is_some(),
+                reserved,
+                "{realm} with admin realm {admin}"
+            );
+        }
+        let why = reserved_realm("ops", "ops").unwrap_or_default();
+        assert!(why.contains("keycloak.admin_realm"), "{why}");
     }
 
     #[test]

@@ -103,6 +103,16 @@ pub(crate) fn app_settings(extra: &[(&str, &str)]) -> Settings {
     Settings::load_from(None, env).expect("settings")
 }
 
+/// Settings of a test server that serves exactly `realms` (already set up):
+/// without the list, start-up would read every realm of the shared test
+/// Keycloak (one Admin API call each) to find the served ones.
+pub(crate) fn serving(realms: &[&str], extra: &[(&str, &str)]) -> Settings {
+    let list = realms.join(",");
+    let mut all: Vec<(&str, &str)> = vec![("KCSCIM_REALMS", list.as_str())];
+    all.extend_from_slice(extra);
+    app_settings(&all)
+}
+
 /// Starts kc-scim with `settings` in this test's runtime; returns its address
 /// and directory.
 pub(crate) async fn start_server(
@@ -129,7 +139,7 @@ pub(crate) async fn spawn_app_with(prefix: &str, extra: &[(&str, &str)]) -> Test
     let (_, token) = kc_scim::bootstrap::tokens::create_token(&kc, &realm, None)
         .await
         .expect("token");
-    let (address, directory) = start_server(&app_settings(extra)).await;
+    let (address, directory) = start_server(&serving(&[&realm], extra)).await;
     TestApp {
         address,
         realm,

@@ -23,6 +23,7 @@ mod groups;
 mod ownership;
 mod protected;
 mod realm_state;
+mod registry;
 mod users;
 
 use std::collections::HashMap;
@@ -37,6 +38,7 @@ use self::cache::Cache;
 use self::groups::check_group_version;
 use self::protected::Protected;
 use self::realm_state::{RealmState, ServiceAccounts};
+pub use self::registry::{RealmRegistry, MAX_SERVED_REALMS};
 use super::breaker::Window;
 use super::{
     unassigned_active_is_inactive, Directory, DirectoryError, ListPage, ListRequest, RealmView,
@@ -72,6 +74,7 @@ pub struct KcDirectoryOptions {
 pub struct KcDirectory {
     kc: KcAdmin,
     opts: KcDirectoryOptions,
+    registry: Arc<RealmRegistry>,
     write_locks: Vec<Mutex<()>>,
     in_flight: std::sync::Mutex<HashMap<String, Arc<Semaphore>>>,
     breakers: std::sync::Mutex<HashMap<String, Window>>,
@@ -85,12 +88,13 @@ fn kc_err(what: &str) -> impl Fn(KcError) -> DirectoryError + '_ {
 }
 
 impl KcDirectory {
-    /// A directory on `kc`.
+    /// A directory on `kc` serving the realms of `registry`.
     #[must_use]
-    pub fn new(kc: KcAdmin, opts: KcDirectoryOptions) -> Self {
+    pub fn new(kc: KcAdmin, opts: KcDirectoryOptions, registry: Arc<RealmRegistry>) -> Self {
         Self {
             kc,
             opts,
+            registry,
             write_locks: admission::write_stripes(),
             in_flight: std::sync::Mutex::new(HashMap::new()),
             breakers: std::sync::Mutex::new(HashMap::new()),
@@ -106,6 +110,12 @@ impl KcDirectory {
         &self.kc
     }
 
+    /// The served-realm registry.
+    #[must_use]
+    pub fn registry(&self) -> &Arc<RealmRegistry> {
+        &self.registry
+    }
+
     /// Drops the cached state of `realm` (after settings changed).
     pub async fn invalidate(&self, realm: &str) {
         self.realms.forget(realm).await;
@@ -116,6 +126,10 @@ impl KcDirectory {
 
 #[async_trait]
 impl Directory for KcDirectory {
+    fn serves(&self, realm: &RealmName) -> Result<bool, DirectoryError> {
+        self.registry.serves(realm)
+    }
+
     async fn realm(&self, realm: &RealmName) -> Result<Arc<RealmView>, DirectoryError> {
         Ok(Arc::clone(&self.state(realm).await?.view))
     }

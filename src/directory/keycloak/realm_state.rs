@@ -2,9 +2,9 @@
 //! table of the `scim-endpoint` client (two calls to load), the resolved
 //! group parent, and the service-account users SCIM never shows.
 //!
-//! Invariant: a realm whose name is invalid, that has no `scim-endpoint`
-//! client, or whose SCIM is disabled is "not found"; nothing else is served
-//! for it.
+//! Invariant: a realm the registry does not serve, that has no
+//! `scim-endpoint` client, or whose SCIM is disabled is "not found", and a
+//! realm the registry does not serve is never loaded nor cached.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -43,6 +43,11 @@ pub(super) struct ServiceAccounts {
 impl KcDirectory {
     /// The realm's cached state; the name was validated at the edge.
     pub(super) async fn state(&self, realm: &RealmName) -> Result<Arc<RealmState>, DirectoryError> {
+        if !self.registry.serves(realm)? {
+            return Err(DirectoryError::NotFound(format!(
+                "SCIM is not served for realm {realm}"
+            )));
+        }
         let state = self
             .realms
             .get_or_load(realm, self.opts.cache_ttl, || self.load_state(realm))

@@ -87,6 +87,7 @@ struct Inner {
     base: url::Url,
     tokens: TokenSource,
     stats: Arc<CallStats>,
+    admin_realm: String,
 }
 
 impl KcAdmin {
@@ -114,6 +115,7 @@ impl KcAdmin {
                 base,
                 tokens,
                 stats,
+                admin_realm,
             }),
         })
     }
@@ -122,6 +124,12 @@ impl KcAdmin {
     #[must_use]
     pub fn stats(&self) -> &Arc<CallStats> {
         &self.inner.stats
+    }
+
+    /// The realm the admin credentials belong to.
+    #[must_use]
+    pub fn admin_realm(&self) -> &str {
+        &self.inner.admin_realm
     }
 
     /// The base URL of Keycloak as the sidecar reaches it.

@@ -22,8 +22,9 @@ impl KcAdmin {
         self.get_optional(&realms_path(&[realm])).await
     }
 
-    /// The names of every realm the admin credentials can see
-    /// (`GET /admin/realms?briefRepresentation=true`).
+    /// The names of every realm the admin account can see, in one call
+    /// (`GET /admin/realms?briefRepresentation=true`: id, name, display
+    /// name and enabled per realm, nothing else).
     pub async fn realm_names(&self) -> Result<Vec<String>, KcError> {
         let realms: Vec<KcRealm> = self
             .get_json(
