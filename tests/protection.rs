@@ -348,7 +348,11 @@ async fn members_of_an_admin_group_stay_and_its_attributes_too() {
     for ops in attacks {
         let reply = app.patch(&format!("/Groups/{gid}"), &patch_ops(&ops)).await;
         assert_scim_error(&reply, 403, None);
-        assert_eq!(admin.members(&gid).await, vec![insider.clone()], "after {ops}");
+        assert_eq!(
+            admin.members(&gid).await,
+            vec![insider.clone()],
+            "after {ops}"
+        );
     }
     let put = scim_group("Admins");
     assert_scim_error(&app.put(&format!("/Groups/{gid}"), &put).await, 403, None);
@@ -436,5 +440,50 @@ async fn groups_and_users_without_admin_roles_stay_writable() {
     let reply = app.patch(&format!("/Users/{uid}"), &disable).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(app.delete(&format!("/Users/{uid}")).await.status, 204);
+    // Subgroups are checked before a delete takes them along; plain ones
+    // do not stop it.
+    app.kc
+        .create_group(
+            &app.realm,
+            Some(&gid),
+            &kc_scim::keycloak::KcGroup {
+                name: "sub".to_owned(),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("subgroup");
     assert_eq!(app.delete(&format!("/Groups/{gid}")).await.status, 204);
+}
+
+/// A delete takes the subgroups along: one that grants admin roles (made
+/// below a SCIM group by an administrator) stops it.
+#[tokio::test]
+async fn a_group_whose_subgroup_grants_admin_roles_is_not_deleted() {
+    let app = spawn_app("psub").await;
+    let admin = Admin::of(&app).await;
+    let gid = group(&app, "Dept").await;
+    let mut parent = gid.clone();
+    let mut deepest = String::new();
+    for name in ["team", "squad"] {
+        deepest = app
+            .kc
+            .create_group(
+                &app.realm,
+                Some(&parent),
+                &kc_scim::keycloak::KcGroup {
+                    name: name.to_owned(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("subgroup");
+        parent.clone_from(&deepest);
+    }
+    common::grant_realm_admin(&app, "groups", &deepest).await;
+
+    assert_scim_error(&app.delete(&format!("/Groups/{gid}")).await, 403, None);
+    admin.get(&format!("groups/{deepest}")).await;
+    let kept = app.get(&format!("/Groups/{gid}")).await;
+    assert_eq!(kept.status, 200, "{}", kept.body);
 }

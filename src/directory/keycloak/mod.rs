@@ -4,7 +4,8 @@
 //! `realm-management` roles) is asked of Keycloak on each write, never
 //! cached. Request paths make only the calls their operation needs: get 1,
 //! lookup 1, create 2, user patch / replace 3, user delete 2, group writes
-//! one more than their own calls (plus two per ancestor group).
+//! one more than their own calls (plus two per ancestor group and, for a
+//! delete, one per subgroup).
 //!
 //! This file is the orchestration: the options, the struct, and the
 //! `Directory` impl, each method admission → fetch → check → delegate. The
@@ -260,6 +261,7 @@ impl Directory for KcDirectory {
         check_group_version(&existing, if_match)?;
         self.ensure_group_writable(realm, &existing, "delete it")
             .await?;
+        self.ensure_subgroups_deletable(realm, &existing).await?;
         self.kc
             .delete_group(realm, id)
             .await

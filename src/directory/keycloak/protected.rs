@@ -4,17 +4,32 @@
 //! asked at the time of each write (nothing cached): composites of realm and
 //! client roles expanded at any depth, a user's groups and their ancestors
 //! at any depth. For a group, Keycloak's effective roles leave out what its
-//! ancestors grant, so each ancestor is asked in turn.
+//! ancestors grant, so each ancestor is asked in turn. A delete takes the
+//! group's subgroups with it, so it asks of each of them too.
 //!
 //! Invariant: every write to a user or group asks first, and when the
 //! answer cannot be had the write is refused.
 
 use super::{kc_err, KcDirectory};
 use crate::directory::DirectoryError;
-use crate::keycloak::{KcError, KcGroup, KcRole, RoleHolder};
+use crate::keycloak::{GroupQuery, KcError, KcGroup, KcRole, RoleHolder};
 
 /// Most ancestors walked above a group; a deeper group is refused.
 const MAX_ANCESTORS: usize = 100;
+/// Most subgroups checked below a group being deleted; more are refused.
+const MAX_DESCENDANTS: usize = 1_000;
+/// Subgroups are listed this many at a time.
+const CHILDREN_PAGE: usize = 100;
+
+/// Whether Keycloak says `group` has subgroups (when it does not say, the
+/// children are listed to find out).
+fn may_have_subgroups(group: &KcGroup) -> bool {
+    group
+        .extra
+        .get("subGroupCount")
+        .and_then(serde_json::Value::as_u64)
+        .is_none_or(|n| n > 0)
+}
 
 /// The refusal when a realm has no `realm-management` client: who holds
 /// admin roles cannot be known, so nothing is written.
@@ -129,10 +144,81 @@ impl KcDirectory {
     }
 }
 
+impl KcDirectory {
+    /// Refuses the delete of `group` when any of its subgroups, at any
+    /// depth, grants a `realm-management` role itself (what the group and
+    /// its ancestors grant is [`Self::ensure_group_writable`]'s). No call
+    /// when Keycloak reports no subgroups; else one per subgroup plus one
+    /// per page of children.
+    pub(super) async fn ensure_subgroups_deletable(
+        &self,
+        realm: &str,
+        group: &KcGroup,
+    ) -> Result<(), DirectoryError> {
+        if !may_have_subgroups(group) {
+            return Ok(());
+        }
+        let rm = self.management_client(realm).await?;
+        let id = group.id.as_deref().unwrap_or_default();
+        let err = kc_err("subgroups of the group");
+        let mut pending = vec![id.to_owned()];
+        let mut seen = 0usize;
+        while let Some(parent) = pending.pop() {
+            let mut first = 0;
+            loop {
+                let query = GroupQuery {
+                    first,
+                    max: CHILDREN_PAGE,
+                    ..GroupQuery::default()
+                };
+                let children = self
+                    .kc
+                    .find_groups(realm, Some(&parent), &query)
+                    .await
+                    .map_err(&err)?;
+                let short = children.len() < CHILDREN_PAGE;
+                first += children.len();
+                for child in children {
+                    seen += 1;
+                    if seen > MAX_DESCENDANTS {
+                        return Err(DirectoryError::Forbidden(format!(
+                            "Group {id} has more than {MAX_DESCENDANTS} subgroups; SCIM cannot \
+                             tell whether deleting them removes Keycloak admin roles and may \
+                             not delete it"
+                        )));
+                    }
+                    let Some(child_id) = child.id.clone() else {
+                        continue;
+                    };
+                    let roles = self
+                        .kc
+                        .effective_client_roles(realm, RoleHolder::Group(&child_id), &rm)
+                        .await
+                        .map_err(&err)?;
+                    if let Some(role) = first_admin_role(&roles) {
+                        return Err(DirectoryError::Forbidden(format!(
+                            "Group {id} has a subgroup {child_id} that grants the Keycloak admin \
+                             role {role}; SCIM may not delete it"
+                        )));
+                    }
+                    if may_have_subgroups(&child) {
+                        pending.push(child_id);
+                    }
+                }
+                if short {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{first_admin_role, undeterminable};
+    use super::{first_admin_role, may_have_subgroups, undeterminable};
     use crate::directory::DirectoryError;
+    use crate::keycloak::KcGroup;
     use crate::keycloak::KcRole;
 
     #[test]
@@ -143,6 +229,19 @@ mod tests {
             ..KcRole::default()
         }];
         assert_eq!(first_admin_role(&roles), Some("view-users"));
+    }
+
+    #[test]
+    fn only_a_reported_zero_skips_the_subgroup_walk() {
+        let with = |count: serde_json::Value| {
+            let mut g = KcGroup::default();
+            g.extra.insert("subGroupCount".to_owned(), count);
+            g
+        };
+        assert!(!may_have_subgroups(&with(serde_json::json!(0))));
+        assert!(may_have_subgroups(&with(serde_json::json!(2))));
+        assert!(may_have_subgroups(&KcGroup::default()));
+        assert!(may_have_subgroups(&with(serde_json::json!("?"))));
     }
 
     #[test]
