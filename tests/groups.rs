@@ -403,7 +403,7 @@ async fn adding_a_member_to_an_admin_group_is_refused() {
     )
     .await;
     common::grant_realm_admin(&app, "groups", &gid).await;
-    tokio::time::sleep(std::time::Duration::from_millis(2_100)).await; // protected-set cache TTL
+    // Nothing is cached: the grant protects the group at once.
     let attacker = user(&app, "attacker").await;
     let reply = app
         .patch(
@@ -597,7 +597,7 @@ async fn a_group_of_5000_members_is_read_patched_and_excluded_without_loading_al
     );
 
     let newcomer = user(&app, "newcomer").await;
-    // Warm the per-realm caches a write uses (protected groups) within their TTL.
+    // Warm the per-realm caches a write uses (service accounts) within their TTL.
     let existing = app.get("/Users?count=1").await.body["Resources"][0]["id"]
         .as_str()
         .map(str::to_owned)
@@ -677,7 +677,9 @@ async fn keycloak_calls_per_group_operation() {
     app.delete(&format!("/Groups/{gid}")).await;
     measure("delete", before, app.kc_calls());
     println!("Keycloak calls per group operation: {rows:?}");
-    let budget = [1, 1, 2, 6, 3, 2, 2];
+    // Every write asks Keycloak whether the group grants admin roles (one
+    // call for a top-level group).
+    let budget = [1, 1, 2, 6, 3, 3, 3];
     for ((name, calls), max) in rows.iter().zip(budget) {
         assert!(*calls <= max, "{name}: {calls} calls (budget {max})");
     }

@@ -11,7 +11,8 @@ mod token;
 mod types;
 
 pub use client::{
-    outbound_client, CallStats, GroupQuery, KcAdmin, KcAdminOptions, RoleScope, UserQuery,
+    outbound_client, CallStats, GroupQuery, KcAdmin, KcAdminOptions, RoleHolder, RoleScope,
+    UserQuery,
 };
 pub use error::{KcError, KcFieldError};
 pub use token::AdminGrant;

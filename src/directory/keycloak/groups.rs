@@ -320,7 +320,8 @@ impl KcDirectory {
         existing: &KcGroup,
         body: &Value,
     ) -> Result<Value, DirectoryError> {
-        self.ensure_group_writable(realm, id, "replace it").await?;
+        self.ensure_group_writable(realm, existing, "replace it")
+            .await?;
         let updated = kc_group_from_scim(body, Some(existing), &now_rfc3339())?;
         let wanted = member_ids(body)?;
         let current = self.all_members(realm, id).await?;
@@ -378,16 +379,20 @@ impl KcDirectory {
             None
         };
         let delta = delta.resolve(&current_ids, after.as_deref());
-        let renamed = outcome.resource.get("displayName") != shallow.get("displayName");
-        if renamed {
-            self.ensure_group_writable(realm, id, "rename it").await?;
-        }
-        if !delta.add.is_empty() {
-            self.ensure_group_writable(realm, id, "add members to it")
-                .await?;
-        }
         let attributes_changed =
             outcome.changed && outcome.changed_attributes.iter().any(|a| a != "members");
+        // Any write (a member added or removed, a name or attribute changed)
+        // is refused for a group that grants admin roles; a PATCH that
+        // changes nothing writes nothing and needs no check.
+        let what = match (delta.add.is_empty(), delta.remove.is_empty()) {
+            (false, _) => Some("add members to it"),
+            (true, false) => Some("remove members from it"),
+            (true, true) if attributes_changed => Some("change its attributes"),
+            (true, true) => None,
+        };
+        if let Some(what) = what {
+            self.ensure_group_writable(realm, existing, what).await?;
+        }
         // Entra's most common group PATCH adds one member. Keycloak's own
         // 404 for an unknown user then leaves nothing applied, so the
         // up-front check (one read per member) is only needed when there is

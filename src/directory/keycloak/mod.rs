@@ -1,16 +1,18 @@
 //! The directory on Keycloak's Admin API. Per realm it caches, for a short
-//! TTL, the SCIM settings and mapper table (two calls to load) and, on the
-//! first write, the set of protected users and groups (service accounts and
-//! holders of `realm-management` roles). Request paths make only the calls
-//! their operation needs: get 1, lookup 1, create 2, patch / replace 2,
-//! delete 1.
+//! TTL, the SCIM settings and mapper table (two calls to load) and the
+//! service-account users. Whether a user or group is protected (holds
+//! `realm-management` roles) is asked of Keycloak on each write, never
+//! cached. Request paths make only the calls their operation needs: get 1,
+//! lookup 1, create 2, user patch / replace 3, user delete 2, group writes
+//! one more than their own calls (plus two per ancestor group and, for a
+//! delete, one per subgroup).
 //!
 //! This file is the orchestration: the options, the struct, and the
 //! `Directory` impl, each method admission → fetch → check → delegate. The
 //! jobs live beside it: `cache` (per-realm single-flight cache),
 //! `admission` (in-flight budget, write stripes, breaker guard),
 //! `realm_state` (settings, mappers, service accounts), `protected` (the
-//! read-only set), `users` and `groups`.
+//! admin-role check), `users` and `groups`.
 //!
 //! Invariant: every operation first enters the realm (state, then an
 //! in-flight slot) and every write holds its resource's stripe; the
@@ -36,7 +38,6 @@ use tokio::sync::{Mutex, Semaphore};
 
 use self::cache::Cache;
 use self::groups::check_group_version;
-use self::protected::Protected;
 use self::realm_state::{RealmState, ServiceAccounts};
 pub use self::registry::{RealmRegistry, MAX_SERVED_REALMS};
 use super::breaker::Window;
@@ -55,7 +56,7 @@ use crate::scim::{apply_patch, PatchRequest};
 pub struct KcDirectoryOptions {
     /// Keycloak's public base URL (for `meta.location`).
     pub public_url: String,
-    /// How long realm state and protected sets are cached.
+    /// How long realm state and service accounts are cached.
     pub cache_ttl: Duration,
     /// Most users a non-pushable filter may scan.
     pub max_scan: usize,
@@ -80,7 +81,6 @@ pub struct KcDirectory {
     breakers: std::sync::Mutex<HashMap<String, Window>>,
     realms: Cache<RealmState>,
     service_accounts: Cache<ServiceAccounts>,
-    protected: Cache<Protected>,
 }
 
 fn kc_err(what: &str) -> impl Fn(KcError) -> DirectoryError + '_ {
@@ -100,7 +100,6 @@ impl KcDirectory {
             breakers: std::sync::Mutex::new(HashMap::new()),
             realms: Cache::default(),
             service_accounts: Cache::default(),
-            protected: Cache::default(),
         }
     }
 
@@ -120,7 +119,6 @@ impl KcDirectory {
     pub async fn invalidate(&self, realm: &str) {
         self.realms.forget(realm).await;
         self.service_accounts.forget(realm).await;
-        self.protected.forget(realm).await;
     }
 }
 
@@ -282,7 +280,9 @@ impl Directory for KcDirectory {
         let _serial = self.write_lock(realm, id).await?;
         let existing = self.fetch_group(realm, &state, id).await?;
         check_group_version(&existing, if_match)?;
-        self.ensure_group_writable(realm, id, "delete it").await?;
+        self.ensure_group_writable(realm, &existing, "delete it")
+            .await?;
+        self.ensure_subgroups_deletable(realm, &existing).await?;
         self.kc
             .delete_group(realm, id)
             .await

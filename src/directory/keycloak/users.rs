@@ -5,9 +5,9 @@
 //! filter or sort needs more.
 //!
 //! Invariant: one write is one `PUT` of the full merged representation, made
-//! only after the version check, the protected-set check and, for a disable,
-//! the breaker; no list holds more than `max_scan` candidates, and no search
-//! behind it reads more than `max_scan + 1` users.
+//! only after the admin-role check, the ownership check, the version check
+//! and, for a disable, the breaker; no list holds more than `max_scan`
+//! candidates, and no search behind it reads more than `max_scan + 1` users.
 
 use serde_json::{json, Value};
 
@@ -82,7 +82,7 @@ impl KcDirectory {
         let (state, _permit) = self.enter(realm).await?;
         let _serial = self.write_lock(realm, id).await?;
         let existing = self.fetch_user(realm, id).await?;
-        self.ensure_writable(realm, id).await?;
+        self.ensure_writable(realm, id, "change it").await?;
         self.ensure_owned(realm, &state.view.settings, &existing)
             .await?;
         let current = state
@@ -308,11 +308,10 @@ impl KcDirectory {
         id: &str,
         if_match: Option<&str>,
     ) -> Result<(), DirectoryError> {
-        if self.protected(realm).await?.users.contains(id) {
-            return Err(DirectoryError::Forbidden(format!(
-                "User {id} is a service account or holds Keycloak admin roles; SCIM may not delete it"
-            )));
+        if id.is_empty() || id.len() > 64 {
+            return Err(DirectoryError::NotFound(format!("User {id} not found")));
         }
+        self.ensure_writable(realm, id, "delete it").await?;
         // The ownership check needs the user: one read per delete.
         let existing = self.fetch_user(realm, id).await?;
         self.ensure_owned(realm, &state.view.settings, &existing)
@@ -322,9 +321,6 @@ impl KcDirectory {
                 .mapping
                 .scim_user_from_kc(&existing, &state.view.base_url);
             check_version(&current, if_match)?;
-        }
-        if id.is_empty() || id.len() > 64 {
-            return Err(DirectoryError::NotFound(format!("User {id} not found")));
         }
         self.guard_deprovision(realm, state).await?;
         self.kc.delete_user(realm, id).await.map_err(|e| match e {

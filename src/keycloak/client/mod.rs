@@ -29,7 +29,7 @@ mod roles;
 mod users;
 
 pub use groups::GroupQuery;
-pub use roles::RoleScope;
+pub use roles::{RoleHolder, RoleScope};
 pub use users::UserQuery;
 
 /// Counters of the Admin API traffic of one `KcAdmin`.

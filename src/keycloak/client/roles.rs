@@ -1,10 +1,11 @@
-//! Roles of a realm or of one client: listing, the users and groups that
-//! hold a role directly, and the client roles a realm role includes.
+//! Roles of a realm or of one client: listing, and the roles of one client
+//! a user or group holds effectively.
 //!
-//! Invariant: every path here is built by [`roles_path`].
+//! Invariant: every path here is built by [`roles_path`] or
+//! [`role_mappings_path`].
 
 use super::{realm_path, KcAdmin};
-use crate::keycloak::{KcError, KcGroup, KcRole, KcUser};
+use crate::keycloak::{KcError, KcRole};
 
 /// Whose roles: the realm's, or those of one client (by internal id).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,8 +27,25 @@ fn roles_path<'a>(realm: &'a str, scope: RoleScope<'a>, tail: &[&'a str]) -> Vec
     segments
 }
 
-fn page(first: usize, max: usize) -> [(&'static str, String); 2] {
-    [("first", first.to_string()), ("max", max.to_string())]
+/// Whose role mappings: a user's or a group's (by id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoleHolder<'a> {
+    /// `…/users/{id}`.
+    User(&'a str),
+    /// `…/groups/{id}`.
+    Group(&'a str),
+}
+
+/// `admin/realms/{realm}/{users|groups}/{id}/role-mappings/clients/{client}/composite`.
+fn role_mappings_path<'a>(realm: &'a str, holder: RoleHolder<'a>, client: &'a str) -> Vec<&'a str> {
+    let (kind, id) = match holder {
+        RoleHolder::User(id) => ("users", id),
+        RoleHolder::Group(id) => ("groups", id),
+    };
+    realm_path(
+        realm,
+        &[kind, id, "role-mappings", "clients", client, "composite"],
+    )
 }
 
 impl KcAdmin {
@@ -40,52 +58,20 @@ impl KcAdmin {
         .await
     }
 
-    /// The roles of `client` that the realm role `role` includes.
-    pub async fn role_client_composites(
+    /// The roles of `client` that `holder` has as Keycloak evaluates them:
+    /// its own mappings with their composites expanded and, for a user, the
+    /// mappings of its groups and of their ancestors. For a group Keycloak
+    /// leaves out the roles of its ancestors (pinned by
+    /// `tests/protection.rs`).
+    pub async fn effective_client_roles(
         &self,
         realm: &str,
-        role: &str,
+        holder: RoleHolder<'_>,
         client: &str,
     ) -> Result<Vec<KcRole>, KcError> {
         self.get_json(
-            &roles_path(
-                realm,
-                RoleScope::Realm,
-                &[role, "composites", "clients", client],
-            ),
-            &[],
-        )
-        .await
-    }
-
-    /// A page of the users holding `role` directly.
-    pub async fn role_users(
-        &self,
-        realm: &str,
-        scope: RoleScope<'_>,
-        role: &str,
-        first: usize,
-        max: usize,
-    ) -> Result<Vec<KcUser>, KcError> {
-        self.get_json(
-            &roles_path(realm, scope, &[role, "users"]),
-            &page(first, max),
-        )
-        .await
-    }
-
-    /// A page of the groups holding `role` directly.
-    pub async fn role_groups(
-        &self,
-        realm: &str,
-        scope: RoleScope<'_>,
-        role: &str,
-        first: usize,
-        max: usize,
-    ) -> Result<Vec<KcGroup>, KcError> {
-        self.get_json(
-            &roles_path(realm, scope, &[role, "groups"]),
-            &page(first, max),
+            &role_mappings_path(realm, holder, client),
+            &[("briefRepresentation", "true".to_owned())],
         )
         .await
     }
@@ -93,7 +79,39 @@ impl KcAdmin {
 
 #[cfg(test)]
 mod tests {
-    use super::{roles_path, RoleScope};
+    use super::{role_mappings_path, roles_path, RoleHolder, RoleScope};
+
+    #[test]
+    fn role_mappings_path_of_a_user_and_of_a_group() {
+        assert_eq!(
+            role_mappings_path("demo", RoleHolder::User("u1"), "c1"),
+            [
+                "admin",
+                "realms",
+                "demo",
+                "users",
+                "u1",
+                "role-mappings",
+                "clients",
+                "c1",
+                "composite"
+            ]
+        );
+        assert_eq!(
+            role_mappings_path("demo", RoleHolder::Group("g1"), "c1"),
+            [
+                "admin",
+                "realms",
+                "demo",
+                "groups",
+                "g1",
+                "role-mappings",
+                "clients",
+                "c1",
+                "composite"
+            ]
+        );
+    }
 
     #[test]
     fn roles_path_of_the_realm_and_of_a_client() {
