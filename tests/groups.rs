@@ -722,3 +722,30 @@ async fn groups_carry_meta_created_and_last_modified_through_a_rename() {
     );
     assert!(last >= first && !last.is_empty(), "{}", after.body);
 }
+
+#[tokio::test]
+async fn a_request_naming_more_members_than_the_cap_is_refused_before_any_call() {
+    let app = common::spawn_app("membercap").await;
+    let members: Vec<Value> = (0..1_001)
+        .map(|i| json!({"value": format!("00000000-0000-4000-8000-{i:012}")}))
+        .collect();
+    // Warm the realm state the credential check loads.
+    assert_eq!(app.get("/Groups?count=1").await.status, 200);
+    let before = app.kc_calls();
+    let reply = app
+        .post(
+            "/Groups",
+            &json!({"displayName": "Big", "members": members}),
+        )
+        .await;
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert_eq!(reply.body["scimType"], "invalidValue");
+    assert!(
+        reply.body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("1001 members")),
+        "{}",
+        reply.body
+    );
+    assert_eq!(app.kc_calls(), before, "no call for the members");
+}

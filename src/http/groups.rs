@@ -12,7 +12,8 @@ use super::request::{
     resource_reply, ListParams, Projection,
 };
 use super::{ApiError, AppState};
-use crate::scim::{normalize_input, parse_patch_request};
+use crate::scim::path::get_ci;
+use crate::scim::{normalize_input, parse_patch_request, ScimError};
 
 type Result = std::result::Result<HttpResponse, ApiError>;
 
@@ -57,6 +58,60 @@ pub(super) async fn get(scope: Authorized, req: HttpRequest, state: web::Data<Ap
     resource_reply(&req, StatusCode::OK, &group, &scope.view.group_schema)
 }
 
+/// Most member values one request may name: each costs Keycloak calls under
+/// one in-flight permit (a 1 MiB body holds about 25,000 ids). Larger
+/// membership changes go as several PATCH requests, as Entra sends them.
+pub(super) const MAX_MEMBERS_PER_REQUEST: usize = 1_000;
+
+/// The member values a group body (`members`) or a `PatchOp` body (every
+/// operation on `members`, with or without a path) names.
+fn member_values(body: &Value) -> usize {
+    let count = |v: Option<&Value>| match v {
+        Some(Value::Array(items)) => items.len(),
+        Some(Value::Null) | None => 0,
+        Some(_) => 1,
+    };
+    let Some(obj) = body.as_object() else {
+        return 0;
+    };
+    let direct = count(get_ci(obj, "members"));
+    let ops = match get_ci(obj, "Operations") {
+        Some(Value::Array(ops)) => ops.as_slice(),
+        _ => &[],
+    };
+    let in_ops: usize = ops
+        .iter()
+        .filter_map(Value::as_object)
+        .map(|op| {
+            let path = get_ci(op, "path")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let value = get_ci(op, "value");
+            if path.trim().to_ascii_lowercase().starts_with("members") {
+                count(value).max(1)
+            } else if path.trim().is_empty() {
+                value
+                    .and_then(Value::as_object)
+                    .map_or(0, |v| count(get_ci(v, "members")))
+            } else {
+                0
+            }
+        })
+        .sum();
+    direct + in_ops
+}
+
+fn check_member_count(body: &Value) -> std::result::Result<(), ScimError> {
+    let n = member_values(body);
+    if n > MAX_MEMBERS_PER_REQUEST {
+        return Err(ScimError::invalid_value(format!(
+            "the request names {n} members; at most {MAX_MEMBERS_PER_REQUEST} per request \
+             (send larger membership changes as several PATCH requests)"
+        )));
+    }
+    Ok(())
+}
+
 /// `POST /Groups`.
 pub(super) async fn create(
     scope: Authorized,
@@ -65,6 +120,7 @@ pub(super) async fn create(
     state: web::Data<AppState>,
 ) -> Result {
     let raw = json_body(&req, body, state.limits.max_body_bytes).await?;
+    check_member_count(&raw)?;
     let input = normalize_input(&raw, &scope.view.group_schema)?;
     let group = state.directory.create_group(&scope.realm, &input).await;
     audit(&scope, "create_group", None, &group);
@@ -81,6 +137,7 @@ pub(super) async fn replace(
     let id = id_of(&req);
     let raw = json_body(&req, body, state.limits.max_body_bytes).await?;
     check_put_id(&raw, &id)?;
+    check_member_count(&raw)?;
     let input = normalize_input(&raw, &scope.view.group_schema)?;
     let group = state
         .directory
@@ -100,6 +157,7 @@ pub(super) async fn patch(
 ) -> Result {
     let id = id_of(&req);
     let raw = json_body(&req, body, state.limits.max_body_bytes).await?;
+    check_member_count(&raw)?;
     let patch = parse_patch_request(&raw)?;
     let done = state
         .directory
@@ -126,4 +184,53 @@ pub(super) async fn delete(
     audit(&scope, "delete_group", Some(&id), &done);
     done?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn ids(n: usize) -> Vec<Value> {
+        (0..n).map(|i| json!({"value": format!("u{i}")})).collect()
+    }
+
+    #[test]
+    fn member_values_are_counted_in_every_form_a_request_names_them() {
+        let cases = [
+            (json!({"displayName": "g", "members": ids(3)}), 3),
+            (
+                json!({"Operations": [{"op": "add", "path": "members", "value": ids(2)}]}),
+                2,
+            ),
+            (
+                json!({"Operations": [{"op": "remove", "path": "members[value eq \"u1\"]"}]}),
+                1,
+            ),
+            (
+                json!({"Operations": [{"op": "replace", "value": {"members": ids(4)}}]}),
+                4,
+            ),
+            (
+                json!({"Operations": [
+                    {"op": "Add", "path": "Members", "value": ids(2)},
+                    {"op": "replace", "path": "displayName", "value": "x"}
+                ]}),
+                2,
+            ),
+            (json!({"displayName": "g"}), 0),
+        ];
+        for (body, expected) in cases {
+            assert_eq!(member_values(&body), expected, "{body}");
+        }
+    }
+
+    #[test]
+    fn more_members_than_the_cap_are_refused() {
+        let over = json!({"members": ids(MAX_MEMBERS_PER_REQUEST + 1)});
+        assert!(check_member_count(&over).is_err());
+        let at = json!({"members": ids(MAX_MEMBERS_PER_REQUEST)});
+        assert!(check_member_count(&at).is_ok());
+    }
 }
