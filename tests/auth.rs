@@ -10,12 +10,12 @@ mod common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine;
 use common::{
-    admin, assert_scim_error, fresh_realm, into_reply, kc_env, kc_scim, kc_url, master_admin_token,
-    serving, start_server, Reply,
+    admin, assert_scim_error, eventually, fresh_realm, into_reply, kc_env, kc_scim, kc_url,
+    master_admin_token, serving, start_server, Reply,
 };
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use kc_scim::bootstrap::{self, tokens, BootstrapOptions};
@@ -243,24 +243,6 @@ async fn client_token(kc: &KcAdmin, realm: &str, client_id: &str, secret: &str) 
 async fn remote_token(kc: &KcAdmin, realm: &str) -> String {
     let secret = scim_client_secret(kc, realm).await;
     client_token(kc, realm, SCIM_CLIENT_ID, &secret).await
-}
-
-/// Polls until `check` holds or `within` passes.
-async fn eventually<F, Fut>(within: Duration, mut check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + within;
-    loop {
-        if check().await {
-            return true;
-        }
-        if Instant::now() > deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 // ---- each kind on its own realm only --------------------------------------

@@ -17,7 +17,9 @@ use kc_scim::keycloak::{KcAdmin, KcClient};
 use kc_scim::mapping::SCIM_CLIENT_ID;
 use kc_scim::settings_store::{self, SettingsError};
 
-use common::{admin, app_settings, fresh_realm, kc_env, kc_scim, serving, start_server, unique};
+use common::{
+    admin, app_settings, eventually, fresh_realm, kc_env, kc_scim, serving, start_server, unique,
+};
 
 /// An answer as bytes: status, the headers that are not per request, body.
 #[derive(Debug, PartialEq, Eq)]
@@ -92,24 +94,6 @@ async fn hand_made_realm(kc: &KcAdmin) -> (String, String) {
         .expect("access token")
         .to_owned();
     (realm, token)
-}
-
-/// Polls `check` until it holds or `within` passes.
-async fn eventually<F, Fut>(within: Duration, mut check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + within;
-    loop {
-        if check().await {
-            return true;
-        }
-        if Instant::now() > deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 const BAD: &str = "Bearer kcscim_not-a-token";

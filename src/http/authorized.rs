@@ -75,31 +75,33 @@ async fn authorize(req: &HttpRequest, state: &AppState) -> Result<Authorized, Ap
     let mut view = state.directory.realm(&realm).await?;
     // The realm is served: metrics may label this request with it.
     req.extensions_mut().insert(KnownRealm(realm.to_string()));
-    let mut verified = state
-        .auth
-        .verify(
-            &realm,
-            token,
-            &view.settings,
-            view.scim_service_account.as_deref(),
-        )
-        .await;
+    let mut verified = verify(state, &realm, token, &view).await;
     if verified == Err(AuthError::UnknownToken) && state.auth.may_refresh_settings(&realm) {
         state.directory.refresh_realm(&realm).await;
         view = state.directory.realm(&realm).await?;
-        verified = state
-            .auth
-            .verify(
-                &realm,
-                token,
-                &view.settings,
-                view.scim_service_account.as_deref(),
-            )
-            .await;
+        verified = verify(state, &realm, token, &view).await;
     }
     Ok(Authorized {
         realm,
         view,
         credential: verified?,
     })
+}
+
+/// The credential checked against one view of the realm.
+async fn verify(
+    state: &AppState,
+    realm: &RealmName,
+    token: &str,
+    view: &RealmView,
+) -> Result<Credential, AuthError> {
+    state
+        .auth
+        .verify(
+            realm,
+            token,
+            &view.settings,
+            view.scim_service_account.as_deref(),
+        )
+        .await
 }

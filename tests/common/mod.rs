@@ -485,3 +485,21 @@ pub(crate) async fn grant_realm_admin(app: &TestApp, kind: &str, id: &str) {
         .status();
     assert!(status.is_success(), "{status}");
 }
+
+/// Polls `check` until it holds or `within` passes.
+pub(crate) async fn eventually<F, Fut>(within: std::time::Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if check().await {
+            return true;
+        }
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
