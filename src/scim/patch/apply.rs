@@ -42,12 +42,12 @@ pub fn apply_patch(
     };
     let mut res = before.clone();
     for (i, op) in ops.iter().enumerate() {
-        let prior = res.clone();
+        let prior = primary_values(&res, schema);
         apply_op(&mut res, op, schema).map_err(|mut e| {
             e.detail = format!("operation {}: {}", i + 1, e.detail);
             e
         })?;
-        keep_one_primary(&prior, &mut res, schema);
+        keep_one_primary(&prior, &mut res);
     }
     for attr in &schema.core.attributes {
         let had = get_ci(before, &attr.name).is_some_and(|v| !v.is_null());
@@ -67,23 +67,35 @@ pub fn apply_patch(
     })
 }
 
+fn is_primary(v: &Value) -> bool {
+    v.get("primary").and_then(Value::as_bool) == Some(true)
+}
+
+/// The values flagged `primary`, per multi-valued attribute that has the
+/// flag: all [`keep_one_primary`] needs of the resource before an operation
+/// (a copy of a few values, not of the resource).
+fn primary_values(res: &Map<String, Value>, schema: &ResourceSchema) -> Vec<(String, Vec<Value>)> {
+    schema
+        .core
+        .attributes
+        .iter()
+        .filter(|attr| attr.multi_valued && attr.sub_attribute("primary").is_some())
+        .map(|attr| {
+            let flagged = get_ci(res, &attr.name)
+                .and_then(Value::as_array)
+                .map(|items| items.iter().filter(|v| is_primary(v)).cloned().collect())
+                .unwrap_or_default();
+            (attr.name.clone(), flagged)
+        })
+        .collect()
+}
+
 /// RFC 7644 §3.5.2: an operation that makes a value `primary` clears the
-/// flag on the values that had it before, so at most one stays primary.
-fn keep_one_primary(
-    prior: &Map<String, Value>,
-    res: &mut Map<String, Value>,
-    schema: &ResourceSchema,
-) {
-    for attr in &schema.core.attributes {
-        if !attr.multi_valued || attr.sub_attribute("primary").is_none() {
-            continue;
-        }
-        let is_primary = |v: &Value| v.get("primary").and_then(Value::as_bool) == Some(true);
-        let was_primary: Vec<Value> = get_ci(prior, &attr.name)
-            .and_then(Value::as_array)
-            .map(|items| items.iter().filter(|v| is_primary(v)).cloned().collect())
-            .unwrap_or_default();
-        let Some(Value::Array(items)) = res.get_mut(&attr.name) else {
+/// flag on the values that had it before (`prior`, from
+/// [`primary_values`]), so at most one stays primary.
+fn keep_one_primary(prior: &[(String, Vec<Value>)], res: &mut Map<String, Value>) {
+    for (name, was_primary) in prior {
+        let Some(Value::Array(items)) = res.get_mut(name) else {
             continue;
         };
         if items.iter().filter(|v| is_primary(v)).count() < 2 {
