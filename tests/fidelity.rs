@@ -105,12 +105,7 @@ async fn every_default_entra_attribute_comes_back_as_sent() {
 
     // Keycloak holds the primary email in its own field, every email value
     // lowercased for its search, and the rest in declared attributes.
-    let kc = app
-        .kc
-        .get_user(&app.realm, &uid)
-        .await
-        .expect("admin GET")
-        .expect("exists");
+    let kc = app.kc_user(&uid).await;
     assert_eq!(kc.email.as_deref(), Some("full.user_f1@contoso.com"));
     let values = kc
         .attributes
@@ -234,12 +229,7 @@ async fn a_new_primary_email_by_patch_takes_the_primary_flag_and_keycloaks_email
         "RFC 7644 §3.5.2: one primary, {emails:?}"
     );
     assert_eq!(primaries[0]["value"], "New.Primary@Contoso.com");
-    let kc = app
-        .kc
-        .get_user(&app.realm, &uid)
-        .await
-        .expect("admin GET")
-        .expect("exists");
+    let kc = app.kc_user(&uid).await;
     assert_eq!(kc.email.as_deref(), Some("new.primary@contoso.com"));
 }
 
@@ -322,12 +312,7 @@ async fn keycloak_enforces_the_lengths_the_checks_follow() {
         let app = &app;
         let uid = uid.clone();
         async move {
-            let mut kc = app
-                .kc
-                .get_user(&app.realm, &uid)
-                .await
-                .expect("admin GET")
-                .expect("exists");
+            let mut kc = app.kc_user(&uid).await;
             let attrs = kc.attributes.get_or_insert_with(Default::default);
             attrs.insert(attribute.to_owned(), vec!["x".repeat(len)]);
             app.kc.update_user(&app.realm, &uid, &kc).await.is_ok()
@@ -359,12 +344,7 @@ async fn secondary_email_and_a_console_edit_of_the_primary_one() {
     let uid = id(&created.body);
     // An admin changes the email in the console: SCIM shows the new one in
     // the primary entry, and keeps the secondary one.
-    let mut kc = app
-        .kc
-        .get_user(&app.realm, &uid)
-        .await
-        .expect("admin GET")
-        .expect("exists");
+    let mut kc = app.kc_user(&uid).await;
     kc.email = Some("console.edit@contoso.com".to_owned());
     app.kc
         .update_user(&app.realm, &uid, &kc)

@@ -37,14 +37,6 @@ async fn local_user(app: &TestApp, name: &str) -> String {
         .expect("created in Keycloak")
 }
 
-async fn kc_user(app: &TestApp, id: &str) -> KcUser {
-    app.kc
-        .get_user(&app.realm, id)
-        .await
-        .expect("admin GET")
-        .expect("exists")
-}
-
 async fn set_settings(app: &TestApp, change: impl Fn(&mut kc_scim::mapping::RealmScimSettings)) {
     kc_scim::settings_store::update(&app.kc, &app.realm, |s| {
         change(s);
@@ -60,23 +52,20 @@ async fn set_settings(app: &TestApp, change: impl Fn(&mut kc_scim::mapping::Real
 async fn a_local_user_is_adopted_on_its_first_write_unless_the_realm_denies_it() {
     let app = spawn_app("adopt").await;
     let adopted = local_user(&app, "existing-one").await;
-    assert_eq!(
-        kc_user(&app, &adopted).await.attribute(OWNER_ATTRIBUTE),
-        None
-    );
+    assert_eq!(app.kc_user(&adopted).await.attribute(OWNER_ATTRIBUTE), None);
     let reply = app
         .patch(&format!("/Users/{adopted}"), &rename_to("Adopted"))
         .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(
-        kc_user(&app, &adopted).await.attribute(OWNER_ATTRIBUTE),
+        app.kc_user(&adopted).await.attribute(OWNER_ATTRIBUTE),
         Some("true"),
         "the write marks it SCIM's"
     );
 
     set_settings(&app, |s| s.adopt = false).await;
     let kept = local_user(&app, "existing-two").await;
-    let before = kc_user(&app, &kept).await;
+    let before = app.kc_user(&kept).await;
     let reply = app
         .patch(&format!("/Users/{kept}"), &rename_to("Taken"))
         .await;
@@ -89,7 +78,7 @@ async fn a_local_user_is_adopted_on_its_first_write_unless_the_realm_denies_it()
         reply.body
     );
     assert_eq!(app.delete(&format!("/Users/{kept}")).await.status, 403);
-    assert_eq!(kc_user(&app, &kept).await, before, "nothing written");
+    assert_eq!(app.kc_user(&kept).await, before, "nothing written");
     // The adopted user stays SCIM's.
     let reply = app
         .patch(&format!("/Users/{adopted}"), &rename_to("Still mine"))
@@ -127,7 +116,7 @@ async fn a_user_linked_to_an_identity_provider_is_never_written() {
         .await
         .expect("link");
     assert!(link.status().is_success(), "{}", link.status());
-    let before = kc_user(&app, &id).await;
+    let before = app.kc_user(&id).await;
     let reply = app
         .patch(&format!("/Users/{id}"), &rename_to("Hijacked"))
         .await;
@@ -140,7 +129,7 @@ async fn a_user_linked_to_an_identity_provider_is_never_written() {
         reply.body
     );
     assert_eq!(app.delete(&format!("/Users/{id}")).await.status, 403);
-    assert_eq!(kc_user(&app, &id).await, before, "nothing written");
+    assert_eq!(app.kc_user(&id).await, before, "nothing written");
 }
 
 #[tokio::test]
@@ -154,9 +143,9 @@ async fn a_scim_change_of_the_email_clears_email_verified_unless_trusted() {
         .await;
     assert_eq!(created.status, 201, "{}", created.body);
     let id = created.body["id"].as_str().expect("id").to_owned();
-    assert_eq!(kc_user(&app, &id).await.email_verified, Some(false));
+    assert_eq!(app.kc_user(&id).await.email_verified, Some(false));
     // The user proves the address (an admin marks it verified here).
-    let mut kc = kc_user(&app, &id).await;
+    let mut kc = app.kc_user(&id).await;
     kc.email_verified = Some(true);
     app.kc
         .update_user(&app.realm, &id, &kc)
@@ -168,13 +157,13 @@ async fn a_scim_change_of_the_email_clears_email_verified_unless_trusted() {
         .patch(&format!("/Users/{id}"), &rename_to("Same mail"))
         .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
-    assert_eq!(kc_user(&app, &id).await.email_verified, Some(true));
+    assert_eq!(app.kc_user(&id).await.email_verified, Some(true));
     let new_mail = patch(
         json!([{"op": "replace", "path": "emails[primary eq true].value", "value": "attacker@example.com"}]),
     );
     let reply = app.patch(&format!("/Users/{id}"), &new_mail).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
-    let after = kc_user(&app, &id).await;
+    let after = app.kc_user(&id).await;
     assert_eq!(after.email.as_deref(), Some("attacker@example.com"));
     assert_eq!(
         after.email_verified,
@@ -189,5 +178,5 @@ async fn a_scim_change_of_the_email_clears_email_verified_unless_trusted() {
     );
     let reply = app.patch(&format!("/Users/{id}"), &trusted).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
-    assert_eq!(kc_user(&app, &id).await.email_verified, Some(true));
+    assert_eq!(app.kc_user(&id).await.email_verified, Some(true));
 }

@@ -61,14 +61,6 @@ fn id(user: &Value) -> String {
     user["id"].as_str().expect("id").to_owned()
 }
 
-async fn kc_user(app: &TestApp, id: &str) -> kc_scim::keycloak::KcUser {
-    app.kc
-        .get_user(&app.realm, id)
-        .await
-        .expect("admin GET")
-        .expect("user exists in Keycloak")
-}
-
 fn filter(f: &str) -> String {
     format!(
         "/Users?filter={}",
@@ -122,7 +114,7 @@ async fn create_user_with_entras_body_lands_in_keycloak_with_the_mapped_attribut
     assert!(user["meta"]["created"].is_string());
     assert!(user["meta"]["lastModified"].is_string());
 
-    let kc = kc_user(&app, &uid).await;
+    let kc = app.kc_user(&uid).await;
     assert_eq!(kc.username.as_deref(), Some("test_user_c1@contoso.com"));
     assert_eq!(kc.email.as_deref(), Some("test_user_c1@testuser.com"));
     assert_eq!(kc.first_name.as_deref(), Some("givenName"));
@@ -233,7 +225,7 @@ async fn patch_replace_in_the_documented_form() {
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(reply.body["displayName"], "Pvlo");
     assert_eq!(reply.body["name"]["givenName"], "Gtfd");
-    let kc = kc_user(&app, &uid).await;
+    let kc = app.kc_user(&uid).await;
     assert_eq!(kc.email.as_deref(), Some("testbcwqnm@test.microsoft.com"));
     assert_eq!(kc.first_name.as_deref(), Some("Gtfd"));
     assert_eq!(kc.last_name.as_deref(), Some("Pkqf"));
@@ -266,7 +258,7 @@ async fn patch_feature_flag_form_without_path() {
         .patch(&format!("/Users/{uid}?aadOptscim062020"), &body)
         .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
-    let kc = kc_user(&app, &uid).await;
+    let kc = app.kc_user(&uid).await;
     assert_eq!(kc.email.as_deref(), Some("testmhvaes@test.microsoft.com"));
     assert_eq!(kc.first_name.as_deref(), Some("Kkom"));
     assert_eq!(kc.enabled, Some(false));
@@ -287,7 +279,7 @@ async fn patch_with_null_and_empty_values_clears_attributes() {
     let reply = app.patch(&format!("/Users/{uid}"), &body).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert!(reply.body.get("externalId").is_none(), "{}", reply.body);
-    let kc = kc_user(&app, &uid).await;
+    let kc = app.kc_user(&uid).await;
     assert_eq!(kc.attribute("externalId"), None);
     assert_eq!(kc.attribute("givenName"), None);
     assert_eq!(kc.attribute("extensionAttribute1"), None);
@@ -333,7 +325,7 @@ async fn manager_set_change_and_remove() {
             reply.body
         );
         assert_eq!(
-            kc_user(&app, &uid).await.attribute("manager"),
+            app.kc_user(&uid).await.attribute("manager"),
             expected,
             "{ops}"
         );
@@ -350,7 +342,7 @@ async fn disable_and_reenable_with_string_booleans() {
         let reply = app.patch(&path, &body).await;
         assert_eq!(reply.status, 200, "{}", reply.body);
         assert_eq!(reply.body["active"], enabled);
-        let kc = kc_user(&app, &uid).await;
+        let kc = app.kc_user(&uid).await;
         assert_eq!(kc.enabled, Some(enabled));
         assert_eq!(
             kc.attribute("isSoftDeleted"),
@@ -377,7 +369,7 @@ async fn patch_remove_active_disables_and_never_reenables() {
         assert_eq!(reply.status, 200, "{op}: {}", reply.body);
         let expected = op["value"] == json!(true);
         assert_eq!(reply.body["active"], expected, "{op}: {}", reply.body);
-        assert_eq!(kc_user(&app, &uid).await.enabled, Some(expected), "{op}");
+        assert_eq!(app.kc_user(&uid).await.enabled, Some(expected), "{op}");
         let read = app.get(&path).await;
         assert_eq!(read.body["active"], expected, "{op}: {}", read.body);
     }
@@ -483,7 +475,7 @@ async fn put_replaces_the_user_and_clears_what_is_absent() {
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(reply.body["name"]["givenName"], "Replaced");
     assert!(reply.body.get(CUSTOM).is_none(), "{}", reply.body);
-    let kc = kc_user(&app, &uid).await;
+    let kc = app.kc_user(&uid).await;
     assert_eq!(kc.first_name.as_deref(), Some("Replaced"));
     assert_eq!(kc.attribute("extensionAttribute1"), None);
     assert_eq!(kc.attribute("externalId"), None);
@@ -723,7 +715,7 @@ async fn a_new_mapper_takes_effect_without_a_restart() {
     let reply = app.post("/Users", &body).await;
     assert_eq!(reply.status, 201, "{}", reply.body);
     assert_eq!(reply.body["title"], "Engineer");
-    let kc = kc_user(&app, &id(&reply.body)).await;
+    let kc = app.kc_user(&id(&reply.body)).await;
     assert_eq!(kc.attribute("jobTitle"), Some("Engineer"));
 }
 
@@ -741,7 +733,7 @@ async fn admin_users_and_service_accounts_are_read_only() {
     assert_scim_error(&reply, 403, None);
     let reply = app.delete(&format!("/Users/{admin}")).await;
     assert_scim_error(&reply, 403, None);
-    assert_eq!(kc_user(&app, &admin).await.enabled, Some(true));
+    assert_eq!(app.kc_user(&admin).await.enabled, Some(true));
 
     // The scim-endpoint service account never appears and cannot be touched.
     let sa = app
@@ -1021,7 +1013,7 @@ async fn assert_renamed(app: &TestApp, uid: &str, old: &str, new: &str, how: &st
     assert_eq!(found.body["totalResults"], 1, "{how}: {}", found.body);
     let gone = app.get(&filter(&format!("userName eq \"{old}\""))).await;
     assert_eq!(gone.body["totalResults"], 0, "{how}: {}", gone.body);
-    let kc = kc_user(app, uid).await;
+    let kc = app.kc_user(uid).await;
     assert_eq!(
         kc.username.as_deref(),
         Some(new.to_lowercase().as_str()),
@@ -1045,7 +1037,7 @@ async fn patch_remove_name_leaves_no_name_behind() {
     let now = app.get(&format!("/Users/{uid}")).await;
     assert!(now.body.get("name").is_none(), "{}", now.body);
     // Keycloak's own view: no first or last name left.
-    let kc = kc_user(&app, &uid).await;
+    let kc = app.kc_user(&uid).await;
     assert!(kc.first_name.as_deref().unwrap_or_default().is_empty());
     assert!(kc.last_name.as_deref().unwrap_or_default().is_empty());
 }

@@ -7,7 +7,7 @@ pub(crate) mod memory;
 
 use kc_scim::bootstrap::{self, BootstrapOptions};
 use kc_scim::config::Settings;
-use kc_scim::keycloak::KcAdmin;
+use kc_scim::keycloak::{KcAdmin, KcUser};
 
 /// Base URL of the test Keycloak.
 pub(crate) fn kc_url() -> String {
@@ -164,6 +164,15 @@ impl Reply {
 }
 
 impl TestApp {
+    /// The Keycloak user `id` of the app's realm, read through the Admin API.
+    pub(crate) async fn kc_user(&self, id: &str) -> KcUser {
+        self.kc
+            .get_user(&self.realm, id)
+            .await
+            .expect("admin GET")
+            .expect("user exists in Keycloak")
+    }
+
     /// The realm's SCIM base URL.
     pub(crate) fn scim(&self, path: &str) -> String {
         format!("{}/realms/{}/scim/v2{path}", self.address, self.realm)
