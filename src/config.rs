@@ -296,9 +296,20 @@ impl Settings {
                 "scim.realm_refresh_secs must be at least 1".to_owned(),
             ));
         }
+        let mut seen = std::collections::HashMap::new();
         for realm in &self.realms {
             crate::realm::RealmName::parse(realm)
                 .map_err(|e| ConfigError::Semantic(format!("realms: {e}")))?;
+            // A database that matches realm names case-insensitively would
+            // serve one realm under two names: two caches, two breaker windows.
+            if let Some(other) = seen.insert(realm.to_ascii_lowercase(), realm) {
+                if other != realm {
+                    return Err(ConfigError::Semantic(format!(
+                        "realms: {other:?} and {realm:?} differ only in case; list each realm once, \
+                         spelled as Keycloak spells it"
+                    )));
+                }
+            }
         }
         Ok(())
     }
@@ -420,6 +431,16 @@ mod tests {
         assert_eq!(s.keycloak.admin_realm, "master");
         assert_eq!(s.http.bind, "127.0.0.1:8090");
         assert!(s.realms.is_empty());
+    }
+
+    #[test]
+    fn a_realm_listed_in_two_spellings_is_refused() {
+        let err =
+            Settings::load_from(None, env(&[("KCSCIM_REALMS", "demo,Demo")])).expect_err("refused");
+        assert!(err.to_string().contains("differ only in case"), "{err}");
+        let same = Settings::load_from(None, env(&[("KCSCIM_REALMS", "demo,demo,other")]))
+            .expect("a repeated spelling is one realm");
+        assert_eq!(same.realms.len(), 3);
     }
 
     #[test]

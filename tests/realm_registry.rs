@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use futures::stream::{self, StreamExt};
 use kc_scim::bootstrap::{self, load_template, tokens, BootstrapOptions};
 use kc_scim::directory::RealmRegistry;
-use kc_scim::keycloak::{KcAdmin, KcClient};
+use kc_scim::keycloak::{KcAdmin, KcClient, KcError};
 use kc_scim::mapping::SCIM_CLIENT_ID;
 use kc_scim::settings_store::{self, SettingsError};
 
@@ -435,4 +435,145 @@ async fn kc_scim_serve_refusal(settings: &kc_scim::config::Settings) -> String {
         Ok(_) => panic!("serve started"),
         Err(e) => format!("{e:#}"),
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_spellings_of_a_served_realm_or_of_an_id_name_nothing() {
+    let kc = admin();
+    let realm = fresh_realm(&kc, "reg-case").await;
+    let upper = realm.to_ascii_uppercase();
+    // Keycloak 26.7.3 (dev database): realm names are matched exactly.
+    assert!(
+        matches!(
+            kc.get_realm_value(&upper, &[], &[]).await,
+            Err(KcError::NotFound(_))
+        ),
+        "Keycloak resolved {upper} to a realm"
+    );
+    // Listing the realm in two spellings is refused before anything starts.
+    let both = format!("{realm},{upper}");
+    let mut env = kc_env();
+    env.push(("KCSCIM_REALMS".to_owned(), both));
+    let refused = kc_scim::config::Settings::load_from(None, env).expect_err("refused");
+    assert!(
+        refused.to_string().contains("differ only in case"),
+        "{refused}"
+    );
+
+    let (_, token) = tokens::create_token(&kc, &realm, None)
+        .await
+        .expect("token");
+    let (address, directory) = start_server(&serving(&[&realm], &[])).await;
+    let http = reqwest::Client::new();
+    let good = format!("Bearer {token}");
+    let bad_token = raw(&http, &address, &realm, Some(BAD)).await;
+    let calls = directory.admin().stats().calls();
+    for spelling in [
+        upper.clone(),
+        format!("{}{}", &realm[..1].to_ascii_uppercase(), &realm[1..]),
+    ] {
+        assert_eq!(
+            raw(&http, &address, &spelling, Some(&good)).await,
+            bad_token,
+            "{spelling} answered as the realm {realm}"
+        );
+    }
+    assert_eq!(
+        directory.admin().stats().calls(),
+        calls,
+        "another spelling made Admin API calls"
+    );
+
+    // A user's and a group's id in upper case name neither.
+    let base = format!("{address}/realms/{realm}/scim/v2");
+    let user: serde_json::Value = http
+        .post(format!("{base}/Users"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": "case.user", "active": true
+        }))
+        .send()
+        .await
+        .expect("create user")
+        .json()
+        .await
+        .expect("user json");
+    let group: serde_json::Value = http
+        .post(format!("{base}/Groups"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": "case-group"
+        }))
+        .send()
+        .await
+        .expect("create group")
+        .json()
+        .await
+        .expect("group json");
+    let user_id = user["id"].as_str().expect("user id").to_owned();
+    let group_id = group["id"].as_str().expect("group id").to_owned();
+    // The same fact for ids: Keycloak does not find a user by another spelling.
+    assert!(
+        matches!(
+            kc.get_user(&realm, &user_id.to_ascii_uppercase()).await,
+            Ok(None) | Err(KcError::NotFound(_))
+        ),
+        "Keycloak resolved an upper-case user id"
+    );
+    let disable = serde_json::json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "active", "value": false}]
+    });
+    for (resource, id) in [("Users", &user_id), ("Groups", &group_id)] {
+        let other = format!("{base}/{resource}/{}", id.to_ascii_uppercase());
+        let got = http
+            .get(&other)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(got.status(), 404, "GET {resource} by another spelling");
+        let patched = http
+            .patch(&other)
+            .bearer_auth(&token)
+            .json(&disable)
+            .send()
+            .await
+            .expect("patch");
+        assert_eq!(
+            patched.status(),
+            404,
+            "PATCH {resource} by another spelling"
+        );
+        let deleted = http
+            .delete(&other)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("delete");
+        assert_eq!(
+            deleted.status(),
+            404,
+            "DELETE {resource} by another spelling"
+        );
+    }
+    let kept = kc
+        .get_user(&realm, &user_id)
+        .await
+        .expect("read")
+        .expect("user kept");
+    assert_eq!(
+        kept.enabled,
+        Some(true),
+        "the user was changed through another spelling"
+    );
+    assert!(
+        kc.get_group(&realm, &group_id)
+            .await
+            .expect("read")
+            .is_some(),
+        "the group was deleted through another spelling"
+    );
 }

@@ -47,7 +47,8 @@ impl KcDirectory {
             return Err(not_found());
         }
         match self.kc.get_group(realm, id).await {
-            Ok(Some(g)) if in_placement(state, &g) => Ok(g),
+            // Only the exact id names the group (see `fetch_user`).
+            Ok(Some(g)) if g.id.as_deref() == Some(id) && in_placement(state, &g) => Ok(g),
             Ok(_) | Err(KcError::NotFound(_)) => Err(not_found()),
             Err(e) => Err(DirectoryError::from_kc(e, "Group")),
         }

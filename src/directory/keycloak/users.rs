@@ -33,8 +33,11 @@ impl KcDirectory {
             return Err(not_found());
         }
         let user = match self.kc.get_user(realm, id).await {
-            Ok(Some(u)) => u,
-            Ok(None) | Err(KcError::NotFound(_)) => return Err(not_found()),
+            // Only the id exactly as Keycloak spells it names the user: a
+            // database that matches ids case-insensitively must not give
+            // one user two names (two write locks, a missed service account).
+            Ok(Some(u)) if u.id.as_deref() == Some(id) => u,
+            Ok(_) | Err(KcError::NotFound(_)) => return Err(not_found()),
             Err(e) => return Err(DirectoryError::from_kc(e, "User")),
         };
         if self.service_accounts(realm).await?.ids.contains(id) {
