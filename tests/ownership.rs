@@ -180,3 +180,91 @@ async fn a_scim_change_of_the_email_clears_email_verified_unless_trusted() {
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(app.kc_user(&id).await.email_verified, Some(true));
 }
+
+/// A user of a user-storage provider (LDAP) that Keycloak cannot reach: on
+/// Keycloak 26.7.3 the Admin API does not find it at all (its provider must
+/// validate it first), so SCIM neither shows nor writes it. With a reachable
+/// provider the `federationLink` rule of `mapping::ownership` refuses the
+/// write (unit-tested there; no LDAP server runs in these tests).
+#[tokio::test]
+async fn a_user_of_an_unreachable_ldap_provider_is_neither_shown_nor_written() {
+    let app = spawn_app("ldap").await;
+    let admin = master_admin_token(&app.kc).await;
+    let http = reqwest::Client::new();
+    let base = format!("{}/admin/realms/{}", kc_url(), app.realm);
+    let realm: Value = http
+        .get(&base)
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("realm")
+        .json()
+        .await
+        .expect("realm json");
+    let one = |v: &str| json!([v]);
+    let ldap = http
+        .post(format!("{base}/components"))
+        .bearer_auth(&admin)
+        .json(&json!({
+            "name": "corp-ldap", "providerId": "ldap",
+            "providerType": "org.keycloak.storage.UserStorageProvider",
+            "parentId": realm["id"],
+            "config": {
+                "enabled": one("true"), "vendor": one("other"),
+                "connectionUrl": one("ldap://127.0.0.1:1"),
+                "usersDn": one("ou=people,dc=example,dc=org"),
+                "usernameLDAPAttribute": one("uid"), "rdnLDAPAttribute": one("uid"),
+                "uuidLDAPAttribute": one("entryUUID"), "userObjectClasses": one("inetOrgPerson"),
+                "editMode": one("READ_ONLY"), "importEnabled": one("true"),
+                "authType": one("none"), "searchScope": one("1")
+            }
+        }))
+        .send()
+        .await
+        .expect("ldap provider");
+    assert_eq!(ldap.status(), 201);
+    let provider = ldap
+        .headers()
+        .get("location")
+        .and_then(|l| l.to_str().ok())
+        .and_then(|l| l.rsplit('/').next())
+        .expect("provider id")
+        .to_owned();
+    let created = http
+        .post(format!("{base}/users"))
+        .bearer_auth(&admin)
+        .json(&json!({"username": "ldap-user", "enabled": true, "federationLink": provider}))
+        .send()
+        .await
+        .expect("linked user");
+    assert_eq!(created.status(), 201);
+    let id = created
+        .headers()
+        .get("location")
+        .and_then(|l| l.to_str().ok())
+        .and_then(|l| l.rsplit('/').next())
+        .expect("user id")
+        .to_owned();
+    let found = http
+        .get(format!("{base}/users/{id}"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("read");
+    assert_eq!(
+        found.status(),
+        404,
+        "Keycloak shows a user its provider cannot validate"
+    );
+
+    assert_eq!(app.get(&format!("/Users/{id}")).await.status, 404);
+    let listed = app
+        .get("/Users?filter=userName%20eq%20%22ldap-user%22")
+        .await;
+    assert_eq!(listed.body["totalResults"], 0, "{}", listed.body);
+    let reply = app
+        .patch(&format!("/Users/{id}"), &rename_to("Hijacked"))
+        .await;
+    assert_eq!(reply.status, 404, "{}", reply.body);
+    assert_eq!(app.delete(&format!("/Users/{id}")).await.status, 404);
+}
