@@ -598,8 +598,8 @@ async fn keycloak_call_budget_per_operation() {
         ("patch", patch_calls, 3),
         ("put", put_calls, 3),
         // A delete also reads the user first, for the ownership check
-        // (docs/security.md).
-        ("delete", delete_calls, 3),
+        // (docs/security.md), and ends the user's sessions.
+        ("delete", delete_calls, 4),
     ];
     println!("Keycloak calls per SCIM operation: {budget:?}");
     for (op, calls, max) in budget {

@@ -3,7 +3,10 @@
 //! realm, so tests never see each other's data.
 #![allow(dead_code)] // each test binary uses a different part
 
+pub(crate) mod browser;
 pub(crate) mod memory;
+pub(crate) mod passkey;
+pub(crate) mod smtp;
 
 use kc_scim::bootstrap::{self, BootstrapOptions};
 use kc_scim::config::Settings;
