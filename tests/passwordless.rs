@@ -449,6 +449,26 @@ async fn user_onboard_sends_the_link_again() {
         String::from_utf8_lossy(&out.stderr)
     );
     let mail = sink.next(MAIL_WAIT).await.expect("the resent email");
+    // realm set / realm show carry the setting.
+    let set = common::kc_scim(
+        &[
+            "realm",
+            "set",
+            "--realm",
+            &app.realm,
+            "--onboarding",
+            "email",
+        ],
+        &env,
+    );
+    assert!(
+        set.status.success(),
+        "{}",
+        String::from_utf8_lossy(&set.stderr)
+    );
+    let show = common::kc_scim(&["realm", "show", "--realm", &app.realm], &env);
+    let shown = String::from_utf8_lossy(&show.stdout);
+    assert!(shown.contains("onboarding      email"), "{shown}");
     assert_eq!(mail.to, vec!["resend.me@contoso.example".to_owned()]);
     let missing = common::kc_scim(
         &["user", "onboard", "--realm", &app.realm, "--user", "nobody"],
@@ -519,4 +539,53 @@ async fn every_form_of_disable_and_delete_ends_the_users_sessions() {
         .with_label_values(&[&app.realm, "ok"])
         .get();
     assert_eq!(logouts, 5, "four disables and a delete, each one logout");
+}
+
+#[tokio::test]
+async fn a_token_for_the_provisioned_user_carries_the_seven_claims_as_entra_sent() {
+    let app = common::spawn_app("pkclaims").await;
+    let mut body = entra_user(
+        "Grace.Hopper@Contoso.example",
+        "grace.hopper@contoso.example",
+    );
+    body["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["manager"] =
+        json!({"value": "manager-0042"});
+    body["urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User"] =
+        json!({"tag": "blue"});
+    let reply = app.post("/Users", &body).await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let id = reply.body["id"].as_str().expect("id");
+    let client = app
+        .kc
+        .find_client(&app.realm, kc_scim::mapping::SCIM_CLIENT_ID)
+        .await
+        .expect("lookup")
+        .and_then(|c| c.id)
+        .expect("scim-endpoint");
+    // What a relying party of the realm receives for this user (Keycloak's
+    // own rendering of an access token, mappers applied).
+    let token = app
+        .kc
+        .get_realm_value(
+            &app.realm,
+            &[
+                "clients",
+                &client,
+                "evaluate-scopes",
+                "generate-example-access-token",
+            ],
+            &[("scope", "openid".to_owned()), ("userId", id.to_owned())],
+        )
+        .await
+        .expect("example token");
+    assert_eq!(token["userName"], "Grace.Hopper@Contoso.example", "{token}");
+    assert_eq!(token["name"]["givenName"], "Ada", "{token}");
+    assert_eq!(token["name"]["familyName"], "Lovelace", "{token}");
+    assert_eq!(token["email"], "grace.hopper@contoso.example", "{token}");
+    assert_eq!(token["manager"], "manager-0042", "{token}");
+    assert_eq!(
+        token["urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User:tag"], "blue",
+        "{token}"
+    );
+    assert_eq!(token["active"], true, "{token}");
 }
