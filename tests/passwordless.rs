@@ -555,29 +555,9 @@ async fn a_token_for_the_provisioned_user_carries_the_seven_claims_as_entra_sent
     let reply = app.post("/Users", &body).await;
     assert_eq!(reply.status, 201, "{}", reply.body);
     let id = reply.body["id"].as_str().expect("id");
-    let client = app
-        .kc
-        .find_client(&app.realm, kc_scim::mapping::SCIM_CLIENT_ID)
-        .await
-        .expect("lookup")
-        .and_then(|c| c.id)
-        .expect("scim-endpoint");
     // What a relying party of the realm receives for this user (Keycloak's
     // own rendering of an access token, mappers applied).
-    let token = app
-        .kc
-        .get_realm_value(
-            &app.realm,
-            &[
-                "clients",
-                &client,
-                "evaluate-scopes",
-                "generate-example-access-token",
-            ],
-            &[("scope", "openid".to_owned()), ("userId", id.to_owned())],
-        )
-        .await
-        .expect("example token");
+    let token = app.example_token(id).await;
     assert_eq!(token["userName"], "Grace.Hopper@Contoso.example", "{token}");
     assert_eq!(token["name"]["givenName"], "Ada", "{token}");
     assert_eq!(token["name"]["familyName"], "Lovelace", "{token}");

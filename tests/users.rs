@@ -132,27 +132,7 @@ async fn create_user_with_entras_body_lands_in_keycloak_with_the_mapped_attribut
     assert_eq!(kc.attribute("externalId"), Some("ext-c1"));
 
     // A token issued to the user through the scim-endpoint client carries the claims.
-    let client = app
-        .kc
-        .find_client(&app.realm, SCIM_CLIENT_ID)
-        .await
-        .expect("lookup")
-        .and_then(|c| c.id)
-        .expect("client");
-    let claims = app
-        .kc
-        .get_realm_value(
-            &app.realm,
-            &[
-                "clients",
-                &client,
-                "evaluate-scopes",
-                "generate-example-access-token",
-            ],
-            &[("userId", uid.clone()), ("scope", "openid".to_owned())],
-        )
-        .await
-        .expect("token");
+    let claims = app.example_token(&uid).await;
     assert_eq!(claims["userName"], "Test_User_c1@Contoso.com");
     assert_eq!(claims["active"], true);
     assert_eq!(claims["name"]["givenName"], "givenName");

@@ -176,6 +176,31 @@ impl TestApp {
             .expect("user exists in Keycloak")
     }
 
+    /// Keycloak's example access token of the `scim-endpoint` client for
+    /// user `id` (scope `openid`): the claims a relying party receives.
+    pub(crate) async fn example_token(&self, id: &str) -> serde_json::Value {
+        let client = self
+            .kc
+            .find_client(&self.realm, kc_scim::mapping::SCIM_CLIENT_ID)
+            .await
+            .expect("lookup")
+            .and_then(|c| c.id)
+            .expect("scim-endpoint client");
+        self.kc
+            .get_realm_value(
+                &self.realm,
+                &[
+                    "clients",
+                    &client,
+                    "evaluate-scopes",
+                    "generate-example-access-token",
+                ],
+                &[("userId", id.to_owned()), ("scope", "openid".to_owned())],
+            )
+            .await
+            .expect("example token")
+    }
+
     /// The realm's SCIM base URL.
     pub(crate) fn scim(&self, path: &str) -> String {
         format!("{}/realms/{}/scim/v2{path}", self.address, self.realm)
