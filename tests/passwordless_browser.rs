@@ -134,6 +134,12 @@ async fn a_provisioned_user_signs_in_with_a_passkey_until_deprovisioned() {
         types.iter().any(|t| t == "webauthn-passwordless"),
         "{types:?}"
     );
+    // Following the emailed link proved the address: Keycloak marks it verified.
+    assert_eq!(
+        app.kc_user(&id).await.email_verified,
+        Some(true),
+        "email verified by the link"
+    );
     let registered = started.elapsed();
 
     // Sign out; sign in again with the passkey alone.
