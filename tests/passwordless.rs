@@ -257,6 +257,11 @@ async fn bootstrap_installs_binds_and_keeps_the_passkey_flow_only_when_asked() {
         flows.iter().all(|f| f["alias"] != FLOW_ALIAS),
         "no flag, no flow created"
     );
+    let before = doctor(&realm);
+    assert!(
+        before.contains("FAIL passkey browser flow bound"),
+        "{before}"
+    );
 
     opts.dry_run = true;
     opts.passwordless_flow = true;
