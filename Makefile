@@ -32,7 +32,7 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	./scripts/check-boundaries.sh
 
-## Debian packages the checks and tests need (nginx, docker-compose, python3-yaml).
+## Debian packages the checks and tests need (nginx, docker-compose, python3-yaml, chromium, chromium-driver).
 tools:
 	./scripts/ensure-tools.sh
 

@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 
 use crate::bootstrap::{self, tokens, BootstrapOptions};
 use crate::config::Settings;
-use crate::mapping::Profile;
+use crate::mapping::{Onboarding, Profile};
 use crate::realm::RealmName;
 
 /// SCIM 2.0 service provider that runs as a sidecar beside Keycloak.
@@ -42,12 +42,30 @@ pub enum Command {
     /// Show or reset the mass-deprovision breaker of a realm.
     #[command(subcommand)]
     Breaker(BreakerCommand),
+    /// Act on one user of a realm (send the passkey onboarding email again).
+    #[command(subcommand)]
+    User(UserCommand),
     /// Run the setup checklist for a realm; exit 0 only if every item passes.
     Doctor(DoctorArgs),
     /// Print the effective settings, secrets redacted.
     CheckConfig,
     /// Exit 0 when the local server answers /healthz (for container health checks).
     Healthcheck,
+}
+
+/// `user …` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Email the user a new link that registers a passkey (Keycloak's
+    /// execute-actions email, valid `scim.onboarding_lifespan_secs`).
+    Onboard {
+        /// Realm.
+        #[arg(long)]
+        realm: RealmName,
+        /// Username (as Keycloak stores it, or the SCIM userName).
+        #[arg(long)]
+        user: String,
+    },
 }
 
 /// `breaker …` subcommands.
@@ -129,6 +147,11 @@ pub enum RealmCommand {
         /// outside of which SCIM sees no group (`""`: top level).
         #[arg(long)]
         group_parent: Option<String>,
+        /// `email`: a user SCIM creates active with an email, or re-enables
+        /// without a passkey, is emailed a link to register a passkey;
+        /// `none` (the default): no email.
+        #[arg(long, value_parser = parse_onboarding)]
+        onboarding: Option<Onboarding>,
         /// Show what would change; write nothing.
         #[arg(long)]
         dry_run: bool,
@@ -184,6 +207,15 @@ pub struct BootstrapArgs {
     /// Also create a static bearer token (printed last, once).
     #[arg(long)]
     pub issue_token: bool,
+    /// Install the passkey-only browser flow and bind it as the realm's
+    /// browser flow (brute-force protection on). Without this flag the
+    /// realm's flows are never touched.
+    #[arg(long)]
+    pub passwordless_flow: bool,
+}
+
+fn parse_onboarding(s: &str) -> Result<Onboarding, String> {
+    Onboarding::parse(s).ok_or_else(|| format!("unknown onboarding {s:?} (email or none)"))
 }
 
 fn parse_profile(s: &str) -> Result<Profile, String> {
@@ -198,6 +230,7 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
         Command::Token(cmd) => run_token(&settings, cmd).await,
         Command::Realm(cmd) => run_realm(&settings, cmd).await,
         Command::Breaker(cmd) => run_breaker(&settings, cmd).await,
+        Command::User(cmd) => run_user(&settings, cmd).await,
         Command::Doctor(args) => {
             let opts = crate::doctor::DoctorOptions {
                 realm: args.realm,
@@ -233,6 +266,7 @@ async fn run_bootstrap(settings: &Settings, args: BootstrapArgs) -> anyhow::Resu
         tenant_id: args.tenant_id.clone(),
         dry_run: args.dry_run,
         reset_mappers: args.reset_mappers,
+        passwordless_flow: args.passwordless_flow,
     };
     let report = bootstrap::run(&kc, &opts)
         .await
@@ -309,6 +343,56 @@ async fn run_token(settings: &Settings, cmd: TokenCommand) -> anyhow::Result<()>
     Ok(())
 }
 
+async fn run_user(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
+    let UserCommand::Onboard { realm, user } = cmd;
+    if let Some(why) = crate::mapping::reserved_realm(&realm, &settings.keycloak.admin_realm) {
+        anyhow::bail!(why);
+    }
+    let kc = crate::startup::admin_client(settings)?;
+    let query = crate::keycloak::UserQuery {
+        username: Some(user.clone()),
+        max: 2,
+        ..crate::keycloak::UserQuery::default()
+    };
+    let found = kc.find_users(&realm, &query).await?;
+    let Some(target) = found.into_iter().find(|u| {
+        u.username
+            .as_deref()
+            .is_some_and(|n| n.eq_ignore_ascii_case(&user))
+    }) else {
+        anyhow::bail!("realm {realm} has no user {user:?}");
+    };
+    let id = target.id.clone().unwrap_or_default();
+    anyhow::ensure!(
+        target
+            .email
+            .as_deref()
+            .is_some_and(|e| !e.trim().is_empty()),
+        "user {user:?} has no email address: Keycloak has nowhere to send the link"
+    );
+    anyhow::ensure!(
+        target.enabled == Some(true),
+        "user {user:?} is disabled: enable the user first (a disabled user cannot use the link)"
+    );
+    let result = crate::directory::onboarding::send_onboarding_email(
+        &kc,
+        &realm,
+        &id,
+        settings.keycloak.public_url(),
+        settings.scim.onboarding_lifespan_secs,
+    )
+    .await;
+    crate::directory::onboarding::record_onboarding(&realm, &id, "cli", &result);
+    result.with_context(|| {
+        format!("Keycloak did not send the onboarding email (check the realm's SMTP settings: kc-scim doctor --realm {realm})")
+    })?;
+    println!(
+        "onboarding email sent to {user} (link valid {} s)",
+        settings.scim.onboarding_lifespan_secs
+    );
+    Ok(())
+}
+
 async fn run_realm(settings: &Settings, cmd: RealmCommand) -> anyhow::Result<()> {
     let kc = crate::startup::admin_client(settings)?;
     match cmd {
@@ -321,6 +405,7 @@ async fn run_realm(settings: &Settings, cmd: RealmCommand) -> anyhow::Result<()>
             adopt,
             trust_emails,
             group_parent,
+            onboarding,
             dry_run,
         } => {
             if let Some(why) =
@@ -382,6 +467,9 @@ async fn run_realm(settings: &Settings, cmd: RealmCommand) -> anyhow::Result<()>
                 if let Some(trust) = trust_emails {
                     wanted.trust_emails = trust;
                 }
+                if let Some(onboarding) = onboarding {
+                    wanted.onboarding = onboarding;
+                }
                 anyhow::ensure!(
                     wanted.profile != Profile::Azure || wanted.tenant_id.is_some(),
                     "profile azure needs a tenant id: pass --tenant-id"
@@ -438,6 +526,7 @@ fn print_settings(s: &crate::mapping::RealmScimSettings) {
     );
     println!("adopt           {}", if s.adopt { "allow" } else { "deny" });
     println!("trust emails    {}", s.trust_emails);
+    println!("onboarding      {}", s.onboarding.as_str());
     if let Some(since) = &s.breaker_tripped_at {
         println!("breaker         open since {since}");
     }

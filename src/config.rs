@@ -155,6 +155,9 @@ pub struct ScimSettings {
     /// How often the set of served realms is re-read from Keycloak, in
     /// seconds: a realm enabled or disabled elsewhere is followed within it.
     pub realm_refresh_secs: u64,
+    /// How long the link of a passkey onboarding email stays valid, in
+    /// seconds (realms with `kcscim.onboarding = email`).
+    pub onboarding_lifespan_secs: u64,
 }
 
 impl Default for ScimSettings {
@@ -166,6 +169,7 @@ impl Default for ScimSettings {
             max_in_flight_per_realm: 64,
             queue_wait_ms: 2_000,
             realm_refresh_secs: 30,
+            onboarding_lifespan_secs: 43_200,
         }
     }
 }

@@ -2,8 +2,9 @@
 //! executable. Each item prints one line, `ok` or `FAIL` with the reason, in
 //! the order an admin would fix them: Keycloak reachable, admin token, realm,
 //! client, the seven mappers, user-profile declarations, SCIM enabled,
-//! profile and tenant id, a usable credential, and finally Entra's Test
-//! Connection sent through the running sidecar.
+//! profile and tenant id, a usable credential, the passkey sign-in (browser
+//! flow bound, registration action enabled, SMTP for the onboarding email),
+//! and finally Entra's Test Connection sent through the running sidecar.
 //!
 //! Invariants: doctor changes nothing, except that without `--token` it
 //! issues a static token valid for one day for the last check and revokes
@@ -17,10 +18,11 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
 use crate::bootstrap::tokens;
+use crate::bootstrap::{is_passkey_flow, FLOW_ALIAS, REGISTER_PASSKEY_ACTION};
 use crate::config::Settings;
 use crate::keycloak::{outbound_client, KcAdmin, KcClient};
 use crate::mapping::{
-    declared_attributes, MapperTable, Profile, RealmScimSettings, SCIM_CLIENT_ID,
+    declared_attributes, MapperTable, Onboarding, Profile, RealmScimSettings, SCIM_CLIENT_ID,
 };
 use crate::realm::RealmName;
 
@@ -86,15 +88,21 @@ const ITEM_PROFILE_ATTRS: &str = "user-profile attributes declared";
 const ITEM_ENABLED: &str = "scim enabled";
 const ITEM_SETTINGS: &str = "profile and tenant id";
 const ITEM_CREDENTIAL: &str = "usable credential";
+const ITEM_PASSKEY_FLOW: &str = "passkey browser flow bound";
+const ITEM_REGISTER_ACTION: &str = "passkey registration action enabled";
+const ITEM_SMTP: &str = "smtp for onboarding emails";
 const ITEM_REQUEST: &str = "scim request (test connection)";
 
-const AFTER_CLIENT: [&str; 7] = [
+const AFTER_CLIENT: [&str; 10] = [
     ITEM_FLOWS,
     ITEM_MAPPERS,
     ITEM_PROFILE_ATTRS,
     ITEM_ENABLED,
     ITEM_SETTINGS,
     ITEM_CREDENTIAL,
+    ITEM_PASSKEY_FLOW,
+    ITEM_REGISTER_ACTION,
+    ITEM_SMTP,
     ITEM_REQUEST,
 ];
 
@@ -218,6 +226,10 @@ async fn check_client(
             for item in [ITEM_ENABLED, ITEM_SETTINGS, ITEM_CREDENTIAL, ITEM_REQUEST] {
                 list.fail(item, &reason);
             }
+            list.skip(
+                &[ITEM_PASSKEY_FLOW, ITEM_REGISTER_ACTION, ITEM_SMTP],
+                ITEM_SETTINGS,
+            );
             return;
         }
     };
@@ -231,8 +243,86 @@ async fn check_client(
     list.record(ITEM_ENABLED, enabled);
     list.record(ITEM_SETTINGS, settings_result(&scim));
     list.record(ITEM_CREDENTIAL, credential_result(&scim));
+    check_passkey_sign_in(kc, realm, &scim, list).await;
     let request = test_connection(settings, opts, kc).await;
     list.record(ITEM_REQUEST, request);
+}
+
+/// The sign-in side: the passkey flow bound as the browser flow, the
+/// passkey registration action enabled, and an SMTP server for the
+/// onboarding email (a failure only when onboarding is `email`; otherwise
+/// noted).
+async fn check_passkey_sign_in(
+    kc: &KcAdmin,
+    realm: &str,
+    scim: &RealmScimSettings,
+    list: &mut Checklist,
+) {
+    let representation = match kc.get_realm(realm).await {
+        Ok(Some(r)) => r.extra,
+        Ok(None) => {
+            list.skip(
+                &[ITEM_PASSKEY_FLOW, ITEM_REGISTER_ACTION, ITEM_SMTP],
+                ITEM_REALM,
+            );
+            return;
+        }
+        Err(e) => {
+            for item in [ITEM_PASSKEY_FLOW, ITEM_REGISTER_ACTION, ITEM_SMTP] {
+                list.fail(item, &e);
+            }
+            return;
+        }
+    };
+    let fix = format!("kc-scim bootstrap --realm {realm} --passwordless-flow");
+    let bound = representation.get("browserFlow").and_then(Value::as_str);
+    let flow = if bound == Some(FLOW_ALIAS) {
+        match kc.flow_executions(realm, FLOW_ALIAS).await {
+            Ok(executions) if is_passkey_flow(&executions) => Ok(None),
+            Ok(_) => Err(format!(
+                "{FLOW_ALIAS} is bound but differs from the passkey-only flow (a password step, or a changed requirement)"
+            )),
+            Err(e) => Err(e.to_string()),
+        }
+    } else {
+        Err(format!(
+            "the browser flow is {:?}, not {FLOW_ALIAS}: provisioned users (no password) cannot sign in; {fix}",
+            bound.unwrap_or("(none)")
+        ))
+    };
+    list.record(ITEM_PASSKEY_FLOW, flow);
+    let action = match kc.required_action(realm, REGISTER_PASSKEY_ACTION).await {
+        Ok(Some(a)) if a.get("enabled").and_then(Value::as_bool) == Some(true) => Ok(None),
+        Ok(_) => Err(format!("{REGISTER_PASSKEY_ACTION} is not enabled: {fix}")),
+        Err(e) => Err(e.to_string()),
+    };
+    list.record(ITEM_REGISTER_ACTION, action);
+    list.record(
+        ITEM_SMTP,
+        smtp_result(&representation, scim.onboarding, realm),
+    );
+}
+
+/// Whether the realm can send the onboarding email.
+fn smtp_result(
+    representation: &serde_json::Map<String, Value>,
+    onboarding: Onboarding,
+    realm: &str,
+) -> Result<Option<String>, String> {
+    let host = representation
+        .get("smtpServer")
+        .and_then(|s| s.get("host"))
+        .and_then(Value::as_str)
+        .filter(|h| !h.trim().is_empty());
+    match (host, onboarding) {
+        (Some(host), _) => Ok(Some(format!("{host}, onboarding {}", onboarding.as_str()))),
+        (None, Onboarding::Email) => Err(format!(
+            "no SMTP server in realm {realm}: the onboarding email cannot be sent (Realm settings → Email)"
+        )),
+        (None, Onboarding::None) => Ok(Some(
+            "no SMTP server; onboarding is none (set one before realm set --onboarding email)".to_owned(),
+        )),
+    }
 }
 
 async fn reachable(settings: &Settings) -> Result<Option<String>, String> {
@@ -439,6 +529,20 @@ mod tests {
             created: "2026-01-01T00:00:00Z".to_owned(),
             expires: expires.map(str::to_owned),
         }
+    }
+
+    #[test]
+    fn missing_smtp_fails_only_when_onboarding_sends_email() {
+        let none = serde_json::Map::new();
+        let mut with = serde_json::Map::new();
+        with.insert(
+            "smtpServer".to_owned(),
+            serde_json::json!({"host": "mail.example.com"}),
+        );
+        assert!(smtp_result(&none, Onboarding::Email, "r").is_err());
+        let noted = smtp_result(&none, Onboarding::None, "r").expect("not a failure");
+        assert!(noted.is_some_and(|n| n.contains("no SMTP server")));
+        assert!(smtp_result(&with, Onboarding::Email, "r").is_ok());
     }
 
     #[test]

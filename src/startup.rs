@@ -83,6 +83,7 @@ impl Application {
                         .saturating_add(settings.keycloak.timeout_ms.saturating_mul(2)),
                 ),
                 deprovision: settings.deprovision.clone(),
+                onboarding_lifespan: Duration::from_secs(settings.scim.onboarding_lifespan_secs),
             },
             registry,
         ));

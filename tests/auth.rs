@@ -953,7 +953,7 @@ async fn doctor_passes_on_a_bootstrapped_realm_and_names_each_failure() {
         "{text}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(text.matches("\nok   ").count() + 1, 11, "{text}");
+    assert_eq!(text.matches("\nok   ").count() + 1, 14, "{text}");
     assert!(!text.contains(&secret));
     assert_eq!(
         tokens::list_tokens(&kc, &realm).await.expect("list").len(),
@@ -1011,7 +1011,7 @@ async fn doctor_passes_on_a_bootstrapped_realm_and_names_each_failure() {
     assert!(text.starts_with("FAIL keycloak reachable"), "{text}");
     assert_eq!(
         text.lines().filter(|l| l.starts_with("FAIL")).count(),
-        11,
+        14,
         "{text}"
     );
 }

@@ -132,27 +132,7 @@ async fn create_user_with_entras_body_lands_in_keycloak_with_the_mapped_attribut
     assert_eq!(kc.attribute("externalId"), Some("ext-c1"));
 
     // A token issued to the user through the scim-endpoint client carries the claims.
-    let client = app
-        .kc
-        .find_client(&app.realm, SCIM_CLIENT_ID)
-        .await
-        .expect("lookup")
-        .and_then(|c| c.id)
-        .expect("client");
-    let claims = app
-        .kc
-        .get_realm_value(
-            &app.realm,
-            &[
-                "clients",
-                &client,
-                "evaluate-scopes",
-                "generate-example-access-token",
-            ],
-            &[("userId", uid.clone()), ("scope", "openid".to_owned())],
-        )
-        .await
-        .expect("token");
+    let claims = app.example_token(&uid).await;
     assert_eq!(claims["userName"], "Test_User_c1@Contoso.com");
     assert_eq!(claims["active"], true);
     assert_eq!(claims["name"]["givenName"], "givenName");
@@ -598,8 +578,8 @@ async fn keycloak_call_budget_per_operation() {
         ("patch", patch_calls, 3),
         ("put", put_calls, 3),
         // A delete also reads the user first, for the ownership check
-        // (docs/security.md).
-        ("delete", delete_calls, 3),
+        // (docs/security.md), and ends the user's sessions.
+        ("delete", delete_calls, 4),
     ];
     println!("Keycloak calls per SCIM operation: {budget:?}");
     for (op, calls, max) in budget {

@@ -9,6 +9,7 @@
 //! `reset_mappers` is set (an admin may have customised it); `dry_run` makes
 //! no write call at all.
 
+mod flow;
 mod template;
 pub mod breaker;
 pub mod tokens;
@@ -25,6 +26,7 @@ use crate::mapping::{
 };
 use crate::settings_store;
 
+pub use flow::{is_passkey_flow, FLOW_ALIAS, PASSKEY_AUTHENTICATOR, REGISTER_PASSKEY_ACTION};
 pub use template::{load_template, TEMPLATE_NAMES};
 
 /// What a bootstrap run should do.
@@ -43,6 +45,8 @@ pub struct BootstrapOptions {
     pub dry_run: bool,
     /// Restore mappers that differ from the product guide's table.
     pub reset_mappers: bool,
+    /// Install the passkey-only browser flow and bind it (never without it).
+    pub passwordless_flow: bool,
 }
 
 /// The result of one step.
@@ -152,7 +156,7 @@ pub async fn run(kc: &KcAdmin, opts: &BootstrapOptions) -> anyhow::Result<Report
     }
     if created_realm && opts.dry_run {
         // Nothing below can be read from a realm that does not exist yet.
-        for name in planned_steps() {
+        for name in planned_steps(opts) {
             report.push(name, Outcome::Created, None);
         }
         return Ok(report);
@@ -173,10 +177,13 @@ pub async fn run(kc: &KcAdmin, opts: &BootstrapOptions) -> anyhow::Result<Report
     } else {
         ensure_settings(kc, opts, client, &mut report).await?;
     }
+    if opts.passwordless_flow {
+        flow::ensure_passwordless_flow(kc, opts, &mut report).await?;
+    }
     Ok(report)
 }
 
-fn planned_steps() -> Vec<String> {
+fn planned_steps(opts: &BootstrapOptions) -> Vec<String> {
     let mut names = vec![
         USERNAME_EDITS_STEP.to_owned(),
         format!("client {SCIM_CLIENT_ID}"),
@@ -190,6 +197,11 @@ fn planned_steps() -> Vec<String> {
     );
     names.push("user profile".to_owned());
     names.push("scim settings".to_owned());
+    if opts.passwordless_flow {
+        names.push(format!("browser flow {FLOW_ALIAS}"));
+        names.push("browser flow binding".to_owned());
+        names.push(format!("required action {REGISTER_PASSKEY_ACTION}"));
+    }
     names
 }
 

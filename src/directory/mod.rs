@@ -24,7 +24,7 @@ use crate::scim::schema::ResourceSchema;
 use crate::scim::{AttrPath, Filter, PatchRequest};
 
 pub use error::DirectoryError;
-pub use keycloak::{KcDirectory, KcDirectoryOptions, RealmRegistry, MAX_SERVED_REALMS};
+pub use keycloak::{onboarding, KcDirectory, KcDirectoryOptions, RealmRegistry, MAX_SERVED_REALMS};
 pub use memory::MemoryDirectory;
 
 /// What the HTTP layer needs to know about a realm before serving it.

@@ -14,7 +14,7 @@ pub mod settings;
 
 pub use mappers::{MapperRule, MapperTable, DEFAULT_MAPPERS, SCIM_CLIENT_ID};
 pub use pushdown::{plan_group_lookup, plan_user_lookup, GroupLookup, UserLookup};
-pub use settings::{reserved_realm, Profile, RealmScimSettings, StoredToken};
+pub use settings::{reserved_realm, Onboarding, Profile, RealmScimSettings, StoredToken};
 pub use user::UserMapping;
 
 /// Keycloak attribute holding the SCIM `externalId`.

@@ -22,6 +22,9 @@ pub const ATTR_ADOPT: &str = "kcscim.adopt";
 /// Client attribute: `"true"` when the provisioning source's emails count
 /// as verified.
 pub const ATTR_TRUST_EMAILS: &str = "kcscim.trustEmails";
+/// Client attribute: `email` / `none`, whether SCIM-created users are
+/// emailed a link to register a passkey.
+pub const ATTR_ONBOARDING: &str = "kcscim.onboarding";
 /// Client attribute: JSON array of [`StoredToken`].
 pub const ATTR_TOKENS: &str = "kcscim.tokens";
 
@@ -82,6 +85,37 @@ impl Profile {
     }
 }
 
+/// What happens when SCIM creates (or re-enables) a user who cannot sign in yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Onboarding {
+    /// Nothing: an admin hands out sign-in some other way.
+    #[default]
+    None,
+    /// Keycloak emails the user a link that registers a passkey.
+    Email,
+}
+
+impl Onboarding {
+    /// The stored spelling.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Email => "email",
+        }
+    }
+
+    /// Parses a stored or typed spelling (case-insensitive).
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "" | "none" => Some(Self::None),
+            "email" => Some(Self::Email),
+            _ => None,
+        }
+    }
+}
+
 /// A static bearer token as stored: never the secret, only its hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredToken {
@@ -133,6 +167,8 @@ pub struct RealmScimSettings {
     /// Whether an email set by SCIM counts as verified (default: no, a
     /// changed email is unverified until the user proves it).
     pub trust_emails: bool,
+    /// Whether new and re-enabled users get the passkey onboarding email.
+    pub onboarding: Onboarding,
 }
 
 /// The settings bootstrap writes for a new realm (enabled, generic).
@@ -147,6 +183,7 @@ impl Default for RealmScimSettings {
             breaker_tripped_at: None,
             adopt: true,
             trust_emails: false,
+            onboarding: Onboarding::None,
         }
     }
 }
@@ -191,6 +228,10 @@ impl RealmScimSettings {
             Some("true") => true,
             Some(other) => return Err(format!("{ATTR_TRUST_EMAILS} = {other:?}")),
         };
+        let onboarding = match attrs.get(ATTR_ONBOARDING) {
+            None => Onboarding::None,
+            Some(v) => Onboarding::parse(v).ok_or_else(|| format!("{ATTR_ONBOARDING} = {v:?}"))?,
+        };
         Ok(Self {
             enabled,
             profile,
@@ -200,6 +241,7 @@ impl RealmScimSettings {
             breaker_tripped_at,
             adopt,
             trust_emails,
+            onboarding,
         })
     }
 
@@ -224,6 +266,10 @@ impl RealmScimSettings {
         let adopt = if self.adopt { "allow" } else { "deny" };
         attrs.insert(ATTR_ADOPT.to_owned(), adopt.to_owned());
         attrs.insert(ATTR_TRUST_EMAILS.to_owned(), self.trust_emails.to_string());
+        attrs.insert(
+            ATTR_ONBOARDING.to_owned(),
+            self.onboarding.as_str().to_owned(),
+        );
         let tokens = serde_json::to_string(&self.tokens).unwrap_or_else(|_| "[]".to_owned());
         attrs.insert(ATTR_TOKENS.to_owned(), tokens);
     }
@@ -327,6 +373,7 @@ mod tests {
             breaker_tripped_at: Some("2026-01-02T03:04:05Z".to_owned()),
             adopt: false,
             trust_emails: true,
+            onboarding: Onboarding::Email,
         };
         let mut attrs = BTreeMap::new();
         attrs.insert("other".to_owned(), "kept".to_owned());
@@ -339,6 +386,9 @@ mod tests {
     fn an_unreadable_value_is_reported_not_defaulted() {
         let mut attrs = BTreeMap::new();
         attrs.insert(ATTR_ENABLED.to_owned(), "yes".to_owned());
+        assert!(RealmScimSettings::from_attributes(&attrs).is_err());
+        let mut attrs = BTreeMap::new();
+        attrs.insert(ATTR_ONBOARDING.to_owned(), "sms".to_owned());
         assert!(RealmScimSettings::from_attributes(&attrs).is_err());
     }
 }

@@ -30,6 +30,10 @@ pub struct Metrics {
     pub breaker_refusals: IntCounterVec,
     /// Times the mass-deprovision breaker tripped, by realm.
     pub breaker_trips: IntCounterVec,
+    /// Passkey onboarding emails, by realm and outcome (`sent` / `failed`).
+    pub onboarding_emails: IntCounterVec,
+    /// Per-user logouts of a disable or delete, by realm and outcome.
+    pub session_logouts: IntCounterVec,
 }
 
 fn build() -> Result<Metrics, prometheus::Error> {
@@ -82,6 +86,22 @@ fn build() -> Result<Metrics, prometheus::Error> {
         ),
         &["realm"],
     )?;
+    let onboarding_emails = IntCounterVec::new(
+        Opts::new(
+            "onboarding_emails_total",
+            "Passkey onboarding emails asked of Keycloak, by outcome",
+        ),
+        &["realm", "outcome"],
+    )?;
+    let session_logouts = IntCounterVec::new(
+        Opts::new(
+            "session_logouts_total",
+            "Per-user logouts made by a SCIM disable or delete, by outcome",
+        ),
+        &["realm", "outcome"],
+    )?;
+    registry.register(Box::new(onboarding_emails.clone()))?;
+    registry.register(Box::new(session_logouts.clone()))?;
     registry.register(Box::new(requests.clone()))?;
     registry.register(Box::new(scim_errors.clone()))?;
     registry.register(Box::new(keycloak_latency.clone()))?;
@@ -102,6 +122,8 @@ fn build() -> Result<Metrics, prometheus::Error> {
         backpressure_rejections,
         breaker_refusals,
         breaker_trips,
+        onboarding_emails,
+        session_logouts,
     })
 }
 

@@ -3,7 +3,10 @@
 //! realm, so tests never see each other's data.
 #![allow(dead_code)] // each test binary uses a different part
 
+pub(crate) mod browser;
 pub(crate) mod memory;
+pub(crate) mod passkey;
+pub(crate) mod smtp;
 
 use kc_scim::bootstrap::{self, BootstrapOptions};
 use kc_scim::config::Settings;
@@ -171,6 +174,31 @@ impl TestApp {
             .await
             .expect("admin GET")
             .expect("user exists in Keycloak")
+    }
+
+    /// Keycloak's example access token of the `scim-endpoint` client for
+    /// user `id` (scope `openid`): the claims a relying party receives.
+    pub(crate) async fn example_token(&self, id: &str) -> serde_json::Value {
+        let client = self
+            .kc
+            .find_client(&self.realm, kc_scim::mapping::SCIM_CLIENT_ID)
+            .await
+            .expect("lookup")
+            .and_then(|c| c.id)
+            .expect("scim-endpoint client");
+        self.kc
+            .get_realm_value(
+                &self.realm,
+                &[
+                    "clients",
+                    &client,
+                    "evaluate-scopes",
+                    "generate-example-access-token",
+                ],
+                &[("userId", id.to_owned()), ("scope", "openid".to_owned())],
+            )
+            .await
+            .expect("example token")
     }
 
     /// The realm's SCIM base URL.

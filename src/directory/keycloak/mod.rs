@@ -22,6 +22,7 @@
 mod admission;
 mod cache;
 mod groups;
+pub mod onboarding;
 mod ownership;
 mod protected;
 mod realm_state;
@@ -69,6 +70,8 @@ pub struct KcDirectoryOptions {
     pub write_wait: Duration,
     /// The mass-deprovision breaker.
     pub deprovision: DeprovisionSettings,
+    /// How long the link of a passkey onboarding email stays valid.
+    pub onboarding_lifespan: Duration,
 }
 
 /// The Keycloak-backed directory.
@@ -173,6 +176,7 @@ impl Directory for KcDirectory {
             .await
             .map_err(kc_err("User"))?;
         let created = self.fetch_user(realm, &id).await?;
+        self.onboard_created(realm, &state, &created, &id).await;
         Ok(state
             .mapping
             .scim_user_from_kc(&created, &state.view.base_url))

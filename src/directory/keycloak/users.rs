@@ -95,10 +95,19 @@ impl KcDirectory {
         let Some(updated) = next(&current, &state.view.user_input_schema)? else {
             return Ok(current);
         };
-        if disables(&current, &updated) {
+        let disabling = disables(&current, &updated);
+        if disabling {
             self.guard_deprovision(realm, &state).await?;
         }
-        self.write_user(realm, &state, &existing, &updated).await
+        let written = self.write_user(realm, &state, &existing, &updated).await?;
+        if disabling {
+            // Keycloak refuses a disabled user's sessions already; the
+            // logout removes them, so re-enabling does not revive them.
+            let _ = self.end_sessions(realm, id).await;
+        } else if enables(&current, &updated) {
+            self.onboard_reenabled(realm, &state, id, &written).await;
+        }
+        Ok(written)
     }
 
     pub(super) async fn candidates(
@@ -326,6 +335,11 @@ impl KcDirectory {
             check_version(&current, if_match)?;
         }
         self.guard_deprovision(realm, state).await?;
+        // Sessions first: a failed logout leaves the user in place for the
+        // client's retry rather than sessions without a user record.
+        self.end_sessions(realm, id)
+            .await
+            .map_err(kc_err("User sessions"))?;
         self.kc.delete_user(realm, id).await.map_err(|e| match e {
             KcError::NotFound(_) => DirectoryError::NotFound(format!("User {id} not found")),
             other => DirectoryError::from_kc(other, "User"),
@@ -398,6 +412,12 @@ pub(super) fn disables(current: &Value, next: &Value) -> bool {
         && next.get("active").and_then(Value::as_bool) == Some(false)
 }
 
+/// Whether a write turns an inactive user active.
+pub(super) fn enables(current: &Value, next: &Value) -> bool {
+    current.get("active").and_then(Value::as_bool) == Some(false)
+        && next.get("active").and_then(Value::as_bool) == Some(true)
+}
+
 pub(super) fn check_version(current: &Value, if_match: Option<&str>) -> Result<(), DirectoryError> {
     let version = current
         .pointer("/meta/version")
@@ -428,6 +448,20 @@ mod tests {
         ];
         for (current, next, expected) in rows {
             assert_eq!(disables(&current, &next), expected, "{current} -> {next}");
+        }
+    }
+
+    #[test]
+    fn only_a_change_from_inactive_to_active_enables() {
+        let rows = [
+            (json!({"active": false}), json!({"active": true}), true),
+            (json!({"active": true}), json!({"active": true}), false),
+            (json!({}), json!({"active": true}), false),
+            (json!({"active": false}), json!({"active": false}), false),
+            (json!({"active": false}), json!({}), false),
+        ];
+        for (current, next, expected) in rows {
+            assert_eq!(enables(&current, &next), expected, "{current} -> {next}");
         }
     }
 

@@ -23,6 +23,7 @@ use super::token::{AdminGrant, TokenSource};
 use super::KcError;
 
 mod clients;
+mod flows;
 mod groups;
 mod realms;
 mod roles;

@@ -183,6 +183,55 @@ impl KcAdmin {
         .await
     }
 
+    /// `PUT …/users/{id}/execute-actions-email`: Keycloak emails the user a
+    /// link that runs `actions` (required-action provider ids), valid for
+    /// `lifespan_secs`, and returns to `redirect_uri` of `client_id` when
+    /// done. Keycloak refuses a `redirect_uri` without a `client_id`, one the
+    /// client does not allow (it compares it against the realm's frontend
+    /// URL), and answers 500 when the realm cannot send email.
+    pub async fn execute_actions_email(
+        &self,
+        realm: &str,
+        id: &str,
+        actions: &[&str],
+        lifespan_secs: u64,
+        client_id: &str,
+        redirect_uri: &str,
+    ) -> Result<(), KcError> {
+        let body = serde_json::json!(actions);
+        let query = [
+            ("lifespan", lifespan_secs.to_string()),
+            ("client_id", client_id.to_owned()),
+            ("redirect_uri", redirect_uri.to_owned()),
+        ];
+        self.call(
+            Method::PUT,
+            &users_path(realm, &[id, "execute-actions-email"]),
+            &query,
+            Some(&body),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// `POST …/users/{id}/logout`: ends every session of the user (their
+    /// refresh tokens stop working).
+    pub async fn logout_user(&self, realm: &str, id: &str) -> Result<(), KcError> {
+        self.write::<Value>(Method::POST, &users_path(realm, &[id, "logout"]), None)
+            .await
+    }
+
+    /// The credential types the user has (`password`, `webauthn-passwordless`, …).
+    pub async fn credential_types(&self, realm: &str, id: &str) -> Result<Vec<String>, KcError> {
+        let creds: Vec<Value> = self
+            .get_json(&users_path(realm, &[id, "credentials"]), &[])
+            .await?;
+        Ok(creds
+            .iter()
+            .filter_map(|c| c.get("type").and_then(Value::as_str).map(str::to_owned))
+            .collect())
+    }
+
     /// The groups a user is a direct member of.
     pub async fn user_groups(&self, realm: &str, user: &str) -> Result<Vec<KcGroup>, KcError> {
         self.get_json(

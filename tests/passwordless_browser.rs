@@ -1,0 +1,242 @@
+//! The provisioned user's whole life in a real browser: Entra-shaped
+//! `POST /Users` → the onboarding email → its link → a passkey registered
+//! on a virtual authenticator → sign-out → sign-in with the passkey alone →
+//! the account console → `PATCH active "False"` (session gone, sign-in
+//! refused) → `PATCH active "True"` (sign-in works) → `DELETE` (refused).
+//! Headless Chromium from Debian through chromedriver (tests/common/browser.rs),
+//! a local SMTP sink, the test Keycloak reached as `localhost`. A screenshot
+//! of each step lands in `target/screenshots/passwordless/`.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::browser::Browser;
+use common::passkey::{entra_user, localhost_url, patch_active, sessions, spawn_passkey_app};
+use common::smtp::SmtpSink;
+
+const MAIL_WAIT: Duration = Duration::from_secs(60);
+
+/// The account console of the realm, as the browser reaches it.
+fn account_url(realm: &str) -> String {
+    format!("{}/realms/{realm}/account/", localhost_url())
+}
+
+/// Waits until the account console shows the signed-in user's first name.
+async fn wait_signed_in(browser: &Browser, realm: &str, first_name: &str) {
+    let prefix = account_url(realm);
+    let deadline = Instant::now() + common::browser::WAIT;
+    let script = format!("return document.body.innerText.includes({first_name:?});");
+    loop {
+        let at_console = browser.url().await.as_str().starts_with(&prefix);
+        if at_console && browser.execute(&script).await == serde_json::Value::Bool(true) {
+            return;
+        }
+        if Instant::now() > deadline {
+            browser.screenshot("timeout-signed-in").await;
+            panic!(
+                "the account console never showed {first_name:?} at {}",
+                browser.url().await
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Opens the account console as a fresh visitor and signs in with the
+/// discoverable passkey, no username typed ("Sign in with Passkey").
+async fn sign_in_with_passkey(browser: &Browser, realm: &str) {
+    browser.clear_cookies().await;
+    browser.goto(&account_url(realm)).await;
+    browser.click("#authenticateWebAuthnButton").await;
+}
+
+/// Asserts the sign-in was refused: an error saying `says`, and not the
+/// account console.
+async fn assert_sign_in_refused(browser: &Browser, realm: &str, shot: &str, says: &str) {
+    browser
+        .wait_for("#kc-error-message, .pf-v5-c-alert, .alert-error, #input-error")
+        .await;
+    browser.screenshot(shot).await;
+    let url = browser.url().await;
+    assert!(
+        !url.as_str().starts_with(&account_url(realm)),
+        "signed in although refused: {url}"
+    );
+    let text = browser.execute("return document.body.innerText;").await;
+    assert!(
+        text.as_str().is_some_and(|t| t.contains(says)),
+        "the refusal does not say {says:?}: {text}"
+    );
+}
+
+#[tokio::test]
+async fn a_provisioned_user_signs_in_with_a_passkey_until_deprovisioned() {
+    let started = Instant::now();
+    let sink = SmtpSink::start().await;
+    let app = spawn_passkey_app("pkb", Some(&sink)).await;
+    let user_name = "Ada.Lovelace@Contoso.example";
+    let email = "ada.lovelace@contoso.example";
+
+    // Entra creates the user: Keycloak emails the passkey link.
+    let created = app.post("/Users", &entra_user(user_name, email)).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.body["id"].as_str().expect("id").to_owned();
+    let mail = sink
+        .next(MAIL_WAIT)
+        .await
+        .expect("the onboarding email arrives");
+    assert_eq!(mail.to, vec![email.to_owned()]);
+    let prefix = format!(
+        "{}/realms/{}/login-actions/action-token",
+        localhost_url(),
+        app.realm
+    );
+    let link = mail
+        .link(&prefix)
+        .unwrap_or_else(|| panic!("no {prefix} link in:\n{}", mail.decoded()));
+    let provisioned = started.elapsed();
+
+    // The employee opens the link and registers a passkey.
+    let browser = Browser::start("passwordless").await;
+    let authenticator = browser.add_virtual_authenticator().await;
+    browser.goto(&link).await;
+    browser.screenshot("01-email-link").await;
+    if browser
+        .has("#kc-info-message a, a#proceed, .instruction a")
+        .await
+    {
+        browser
+            .click("#kc-info-message a, a#proceed, .instruction a")
+            .await;
+    }
+    browser.wait_for("#registerWebAuthn").await;
+    browser.screenshot("02-register-passkey").await;
+    // The page asks for a label with window.prompt; answer it.
+    browser
+        .execute("window.prompt = function () { return 'Laptop passkey'; };")
+        .await;
+    browser.click("#registerWebAuthn").await;
+    wait_signed_in_or_done(&browser, &app.realm).await;
+    browser.screenshot("03-passkey-registered").await;
+    let stored = browser.authenticator_credentials(&authenticator).await;
+    assert_eq!(
+        stored.len(),
+        1,
+        "one resident passkey on the authenticator: {stored:?}"
+    );
+    let types = app
+        .kc
+        .credential_types(&app.realm, &id)
+        .await
+        .expect("credentials");
+    assert!(
+        types.iter().any(|t| t == "webauthn-passwordless"),
+        "{types:?}"
+    );
+    // Following the emailed link proved the address: Keycloak marks it verified.
+    assert_eq!(
+        app.kc_user(&id).await.email_verified,
+        Some(true),
+        "email verified by the link"
+    );
+    let registered = started.elapsed();
+
+    // Sign out; sign in again with the passkey alone.
+    sign_out(&browser, &app.realm).await;
+    browser.goto(&account_url(&app.realm)).await;
+    browser.wait_for("#authenticateWebAuthnButton").await;
+    browser.screenshot("04-sign-in-page").await;
+    assert!(
+        !browser.has("input[type=password]").await,
+        "the sign-in page asks for no password"
+    );
+    sign_in_with_passkey(&browser, &app.realm).await;
+    wait_signed_in(&browser, &app.realm, "Ada").await;
+    browser.screenshot("05-account-console").await;
+    assert!(!sessions(&app, &id).await.is_empty(), "a session is open");
+
+    // Entra disables the user: the session ends and sign-in is refused.
+    let disabled = app
+        .patch(&format!("/Users/{id}"), &patch_active("False"))
+        .await;
+    assert_eq!(disabled.status, 200, "{}", disabled.body);
+    assert!(
+        sessions(&app, &id).await.is_empty(),
+        "every session ended by the disable"
+    );
+    // The same browser, cookies kept: the account console sends it to sign-in.
+    browser.goto(&account_url(&app.realm)).await;
+    browser.wait_for("#authenticateWebAuthnButton").await;
+    browser.screenshot("06-session-gone").await;
+    sign_in_with_passkey(&browser, &app.realm).await;
+    assert_sign_in_refused(
+        &browser,
+        &app.realm,
+        "07-disabled-refused",
+        "Account is disabled",
+    )
+    .await;
+
+    // Entra enables the user again: the passkey works (no new email: the
+    // user has a passkey).
+    let enabled = app
+        .patch(&format!("/Users/{id}"), &patch_active("True"))
+        .await;
+    assert_eq!(enabled.status, 200, "{}", enabled.body);
+    assert!(
+        sink.try_next().await.is_none(),
+        "no onboarding email for a user with a passkey"
+    );
+    sign_in_with_passkey(&browser, &app.realm).await;
+    wait_signed_in(&browser, &app.realm, "Ada").await;
+    browser.screenshot("08-enabled-again").await;
+
+    // Entra deletes the user: sessions end, sign-in is refused.
+    let deleted = app.delete(&format!("/Users/{id}")).await;
+    assert_eq!(deleted.status, 204, "{}", deleted.body);
+    sign_in_with_passkey(&browser, &app.realm).await;
+    assert_sign_in_refused(&browser, &app.realm, "09-deleted-refused", "Unknown user").await;
+    browser.close().await;
+    println!(
+        "passkey browser test: email after {:.1} s, passkey registered after {:.1} s, whole run {:.1} s",
+        provisioned.as_secs_f64(),
+        registered.as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// After the registration: Keycloak either lands on the account console
+/// (the link's redirect) or says the account was updated.
+async fn wait_signed_in_or_done(browser: &Browser, realm: &str) {
+    let prefix = account_url(realm);
+    let deadline = Instant::now() + common::browser::WAIT;
+    loop {
+        let url = browser.url().await;
+        if url.as_str().starts_with(&prefix) || browser.has("#kc-info-message").await {
+            return;
+        }
+        if Instant::now() > deadline {
+            browser.screenshot("timeout-after-register").await;
+            let source = browser.client().source().await.unwrap_or_default();
+            panic!(
+                "neither the account console nor a confirmation at {url}:\n{}",
+                source.chars().take(3000).collect::<String>()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Signs out through Keycloak's logout endpoint (with its confirmation).
+async fn sign_out(browser: &Browser, realm: &str) {
+    browser
+        .goto(&format!(
+            "{}/realms/{realm}/protocol/openid-connect/logout",
+            localhost_url()
+        ))
+        .await;
+    browser.click("#kc-logout").await;
+    browser.wait_for("#kc-page-title, #kc-header").await;
+    browser.clear_cookies().await;
+}
