@@ -32,7 +32,8 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	./scripts/check-boundaries.sh
 
-## Debian packages the checks and tests need (nginx, docker-compose, python3-yaml).
+## Debian packages the checks and tests need (nginx, docker-compose, python3-yaml,
+## chromium and chromium-driver for the browser test).
 tools:
 	./scripts/ensure-tools.sh
 

@@ -5,12 +5,17 @@
 #   docker-compose  scripts/check-compose.sh validates docker-compose.yml
 #                   (`docker-compose config` needs no Docker engine)
 #   python3-yaml    scripts/check-compose.sh reads the resolved compose file
+#   chromium, chromium-driver
+#                   tests/admin_browser.rs drives a headless Chromium over
+#                   WebDriver (tests/common/browser.rs)
 # Quick and silent when everything is there; uses sudo when not root.
 set -euo pipefail
 missing=()
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 /usr/bin/python3 -c 'import yaml' >/dev/null 2>&1 || missing+=(python3-yaml)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
 [ "${#missing[@]}" -eq 0 ] && exit 0
 if ! command -v apt-get >/dev/null 2>&1; then
   echo "ensure-tools: missing ${missing[*]} and no apt-get here; install them by hand" >&2

@@ -29,6 +29,8 @@ pub struct Settings {
     pub scim: ScimSettings,
     /// The mass-deprovision circuit breaker.
     pub deprovision: DeprovisionSettings,
+    /// The admin page (`/realms/{realm}/scim/admin/`).
+    pub admin: AdminPageSettings,
     /// Logging.
     pub log: LogSettings,
 }
@@ -198,6 +200,38 @@ impl Default for DeprovisionSettings {
     }
 }
 
+/// The admin page ("Integrations → SCIM") of each served realm.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminPageSettings {
+    /// Whether `serve` serves the page.
+    pub enabled: bool,
+    /// Base URL browsers reach the page at (the proxy's scheme, host and
+    /// port). Defaults to `keycloak.public_url`. The sign-in client's
+    /// redirect URI is built from it; the session cookie is `Secure` when
+    /// it is `https`.
+    pub public_url: Option<String>,
+    /// Key that encrypts and signs the session cookie: at least 64 bytes,
+    /// base64. Every replica behind one proxy needs the same key. Unset: a
+    /// random key per process (sign-ins end with a restart and do not cross
+    /// replicas).
+    #[serde(serialize_with = "redact")]
+    pub cookie_key: Option<SecretString>,
+    /// Lifetime of a sign-in, in minutes.
+    pub session_minutes: u64,
+}
+
+impl Default for AdminPageSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            public_url: None,
+            cookie_key: None,
+            session_minutes: 30,
+        }
+    }
+}
+
 /// Logging.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -291,6 +325,15 @@ impl Settings {
             .bind
             .parse::<std::net::SocketAddr>()
             .map_err(|e| ConfigError::Semantic(format!("http.bind {:?}: {e}", self.http.bind)))?;
+        if let Some(public) = &self.admin.public_url {
+            url::Url::parse(public)
+                .map_err(|e| ConfigError::Semantic(format!("admin.public_url {public:?}: {e}")))?;
+        }
+        if !(1..=24 * 60).contains(&self.admin.session_minutes) {
+            return Err(ConfigError::Semantic(
+                "admin.session_minutes must be 1 to 1440".to_owned(),
+            ));
+        }
         if self.scim.realm_refresh_secs == 0 {
             return Err(ConfigError::Semantic(
                 "scim.realm_refresh_secs must be at least 1".to_owned(),
@@ -301,6 +344,15 @@ impl Settings {
                 .map_err(|e| ConfigError::Semantic(format!("realms: {e}")))?;
         }
         Ok(())
+    }
+
+    /// The base URL browsers reach the admin page at, without a trailing `/`.
+    #[must_use]
+    pub fn admin_public_url(&self) -> &str {
+        self.admin
+            .public_url
+            .as_deref()
+            .map_or_else(|| self.keycloak.public_url(), |u| u.trim_end_matches('/'))
     }
 
     /// The effective settings as TOML, secrets redacted.

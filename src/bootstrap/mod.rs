@@ -9,8 +9,10 @@
 //! `reset_mappers` is set (an admin may have customised it); `dry_run` makes
 //! no write call at all.
 
+mod console;
 mod template;
 pub mod breaker;
+pub mod settings_change;
 pub mod tokens;
 
 use std::fmt;
@@ -25,6 +27,7 @@ use crate::mapping::{
 };
 use crate::settings_store;
 
+pub use console::console_urls;
 pub use template::{load_template, TEMPLATE_NAMES};
 
 /// What a bootstrap run should do.
@@ -43,6 +46,9 @@ pub struct BootstrapOptions {
     pub dry_run: bool,
     /// Restore mappers that differ from the product guide's table.
     pub reset_mappers: bool,
+    /// Public base URL of the admin page (`https://host`): when set, the
+    /// page's sign-in client and the `scim-admin` role are ensured too.
+    pub console_url: Option<String>,
 }
 
 /// The result of one step.
@@ -152,7 +158,7 @@ pub async fn run(kc: &KcAdmin, opts: &BootstrapOptions) -> anyhow::Result<Report
     }
     if created_realm && opts.dry_run {
         // Nothing below can be read from a realm that does not exist yet.
-        for name in planned_steps() {
+        for name in planned_steps(opts) {
             report.push(name, Outcome::Created, None);
         }
         return Ok(report);
@@ -173,10 +179,11 @@ pub async fn run(kc: &KcAdmin, opts: &BootstrapOptions) -> anyhow::Result<Report
     } else {
         ensure_settings(kc, opts, client, &mut report).await?;
     }
+    console::ensure_console(kc, opts, &mut report).await?;
     Ok(report)
 }
 
-fn planned_steps() -> Vec<String> {
+fn planned_steps(opts: &BootstrapOptions) -> Vec<String> {
     let mut names = vec![
         USERNAME_EDITS_STEP.to_owned(),
         format!("client {SCIM_CLIENT_ID}"),
@@ -190,6 +197,9 @@ fn planned_steps() -> Vec<String> {
     );
     names.push("user profile".to_owned());
     names.push("scim settings".to_owned());
+    if opts.console_url.is_some() {
+        names.extend(console::console_steps());
+    }
     names
 }
 
@@ -584,6 +594,25 @@ fn summary(s: &RealmScimSettings) -> String {
             .map(|t| format!(" tenant={t}"))
             .unwrap_or_default()
     )
+}
+
+/// Only the admin page's steps (sign-in client, `scim-admin` role) for
+/// `realm`, with the page at `console_url`: what `serve` ensures at
+/// start-up apart from the rest, so a sidecar with run-time roles only
+/// (which cannot create clients) still starts.
+pub async fn ensure_admin_page(
+    kc: &KcAdmin,
+    realm: &str,
+    console_url: &str,
+) -> anyhow::Result<Report> {
+    let opts = BootstrapOptions {
+        realm: realm.to_owned(),
+        console_url: Some(console_url.to_owned()),
+        ..BootstrapOptions::default()
+    };
+    let mut report = Report::default();
+    console::ensure_console(kc, &opts, &mut report).await?;
+    Ok(report)
 }
 
 /// The Tenant URL an admin enters in Entra for `realm`.

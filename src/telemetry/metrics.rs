@@ -128,6 +128,43 @@ pub fn render() -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
+/// One row of a realm's SCIM request counts: resource, method, status, count.
+pub type ActivityRow = (String, String, String, u64);
+
+/// The SCIM requests this process answered for `realm` since it started,
+/// by resource, method and status (from the request counter), sorted.
+#[must_use]
+pub fn realm_activity(realm: &str) -> Vec<ActivityRow> {
+    let Some(m) = metrics() else {
+        return Vec::new();
+    };
+    let mut rows = Vec::new();
+    for family in m.registry.gather() {
+        if family.name() != "kcscim_http_requests_total" {
+            continue;
+        }
+        for metric in family.get_metric() {
+            let label = |name: &str| {
+                metric
+                    .get_label()
+                    .iter()
+                    .find(|l| l.name() == name)
+                    .map(|l| l.value().to_owned())
+                    .unwrap_or_default()
+            };
+            if label("realm") != realm {
+                continue;
+            }
+            // A counter's value is a whole number stored as f64.
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let count = metric.get_counter().get_value() as u64;
+            rows.push((label("resource"), label("method"), label("status"), count));
+        }
+    }
+    rows.sort();
+    rows
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
