@@ -15,7 +15,8 @@ all: lint check-compose test
 build:
 	$(CARGO) build --release
 
-## Keycloak (dev mode, embedded H2 file database) + bootstrapped demo realm + kc-scim serve.
+## Keycloak (dev mode, embedded H2 file database) + bootstrapped demo realm + kc-scim serve,
+## behind nginx on one host (http://localhost:$(KC_PORT)).
 run:
 	KC_PORT=$(KC_PORT) ./scripts/run-demo.sh
 

@@ -8,7 +8,22 @@ use common::admin_realm::{admin_realm, csrf_of, AdminRealm};
 use kc_scim::mapping::Profile;
 use reqwest::StatusCode;
 
+/// The process's log, as JSON lines: the server's worker threads log into
+/// the global subscriber, set once for this test binary.
+fn logs() -> &'static common::Lines {
+    static LINES: std::sync::OnceLock<common::Lines> = std::sync::OnceLock::new();
+    LINES.get_or_init(|| {
+        let lines = common::Lines::default();
+        let _ = tracing::subscriber::set_global_default(kc_scim::telemetry::json_subscriber(
+            tracing_subscriber::EnvFilter::new("info"),
+            lines.clone(),
+        ));
+        lines
+    })
+}
+
 async fn realm(prefix: &str) -> AdminRealm {
+    logs();
     admin_realm(prefix, "127.0.0.1", &common::kc_url()).await
 }
 
@@ -351,6 +366,27 @@ async fn a_token_created_on_the_page_is_shown_once_works_and_is_refused_after_re
     .await;
     assert_eq!(status, 303);
     assert!(location.is_some_and(|l| l.ends_with("?done=token-revoked")));
+    // Both changes are audit events naming the admin; the secret is in no log line.
+    let audits: Vec<serde_json::Value> = logs()
+        .json()
+        .into_iter()
+        .filter(|l| l["target"] == "audit" && l["realm"] == r.realm.as_str())
+        .collect();
+    for operation in ["token create", "token revoke"] {
+        assert!(
+            audits.iter().any(|l| l["operation"] == operation
+                && l["admin"] == "alice"
+                && l["outcome"].as_str().is_some_and(|o| o.contains(&id))),
+            "{operation}: {audits:?}"
+        );
+    }
+    assert!(audits
+        .iter()
+        .any(|l| l["message"] == "admin page sign-in" && l["admin"] == "alice"));
+    assert!(
+        !logs().text().contains(&secret),
+        "a log line holds the secret"
+    );
     assert!(
         common::eventually(std::time::Duration::from_secs(10), || async {
             scim.get(&users)

@@ -72,8 +72,7 @@ struct Admin {
 }
 
 impl Admin {
-    fn frame<'a>(&'a self, page: &'a AdminPage, end_session: &'a str, after: &'a str) -> Frame<'a> {
-        let _ = page;
+    fn frame<'a>(&'a self, end_session: &'a str, after: &'a str) -> Frame<'a> {
         Frame {
             realm: self.realm.as_str(),
             base: &self.base,
@@ -183,7 +182,7 @@ async fn gate(
             let (end, after) = sign_out_targets(page, &admin);
             Err(html(
                 StatusCode::FORBIDDEN,
-                &view::forbidden_page(&admin.frame(page, &end, &after)),
+                &view::forbidden_page(&admin.frame(&end, &after)),
             ))
         }
         Err(e) => {
@@ -424,7 +423,7 @@ async fn render_main(
     let activity = crate::telemetry::metrics::realm_activity(&admin.realm);
     let (end, after) = sign_out_targets(page, admin);
     let markup = view::main_page(&MainPage {
-        frame: admin.frame(page, &end, &after),
+        frame: admin.frame(&end, &after),
         settings: &settings,
         tenant_url: &tenant_url,
         new_token,
@@ -630,7 +629,7 @@ pub(super) async fn checklist(
     let (end, after) = sign_out_targets(&page, &admin);
     html(
         StatusCode::OK,
-        &view::checklist_page(&admin.frame(&page, &end, &after), &list, notice.as_ref()),
+        &view::checklist_page(&admin.frame(&end, &after), &list, notice.as_ref()),
     )
 }
 
@@ -684,7 +683,7 @@ pub(super) async fn reset_breaker(
                 let (end, after) = sign_out_targets(&page, &admin);
                 html(
                     StatusCode::OK,
-                    &view::confirm_breaker_page(&admin.frame(&page, &end, &after), &since),
+                    &view::confirm_breaker_page(&admin.frame(&end, &after), &since),
                 )
             }
             Ok(None) => see_other(&format!("{}?done=breaker-closed", admin.base)),
