@@ -594,7 +594,18 @@ async fn alice_account(kc: &KcAdmin, realm: &str) -> (reqwest::Client, String, S
 /// What Keycloak answers an authorization request of the console client:
 /// the status, and the `Location` (an error goes back to a valid redirect
 /// URI) or else the body.
-async fn authorize(realm: &str, query: &[(&str, &str)]) -> (u16, String) {
+async fn authorize(realm: &str, redirect: &str, pkce: Option<&str>) -> (u16, String) {
+    let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+    let mut query = vec![
+        ("client_id", "scim-admin-console"),
+        ("response_type", "code"),
+        ("scope", "openid"),
+        ("redirect_uri", redirect),
+    ];
+    if let Some(method) = pkce {
+        query.push(("code_challenge", challenge));
+        query.push(("code_challenge_method", method));
+    }
     let reply = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -603,7 +614,7 @@ async fn authorize(realm: &str, query: &[(&str, &str)]) -> (u16, String) {
             "{}/realms/{realm}/protocol/openid-connect/auth",
             common::kc_url()
         ))
-        .query(query)
+        .query(&query)
         .send()
         .await
         .expect("sent");
@@ -646,17 +657,7 @@ async fn the_admin_page_client_is_public_pkce_only_with_its_exact_redirect_and_i
     let callback = format!("{base}/realms/{realm}/scim/admin/callback");
     assert_eq!(client.extra["redirectUris"], json!([callback]));
     // Keycloak enforces both: no PKCE, or another redirect URI, is refused.
-    let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
-    let (status, body) = authorize(
-        &realm,
-        &[
-            ("client_id", "scim-admin-console"),
-            ("response_type", "code"),
-            ("scope", "openid"),
-            ("redirect_uri", &callback),
-        ],
-    )
-    .await;
+    let (status, body) = authorize(&realm, &callback, None).await;
     assert_eq!(status, 302, "without PKCE: {body}");
     assert!(
         body.starts_with(&callback)
@@ -664,46 +665,13 @@ async fn the_admin_page_client_is_public_pkce_only_with_its_exact_redirect_and_i
             && body.contains("code_challenge_method"),
         "without PKCE: {body}"
     );
-    let (status, body) = authorize(
-        &realm,
-        &[
-            ("client_id", "scim-admin-console"),
-            ("response_type", "code"),
-            ("scope", "openid"),
-            ("redirect_uri", &format!("{callback}x")),
-            ("code_challenge", challenge),
-            ("code_challenge_method", "S256"),
-        ],
-    )
-    .await;
+    let (status, body) = authorize(&realm, &format!("{callback}x"), Some("S256")).await;
     assert_eq!(status, 400, "another redirect URI: {body}");
     assert!(body.contains("redirect_uri"), "{body}");
-    let (status, body) = authorize(
-        &realm,
-        &[
-            ("client_id", "scim-admin-console"),
-            ("response_type", "code"),
-            ("scope", "openid"),
-            ("redirect_uri", &callback),
-            ("code_challenge", challenge),
-            ("code_challenge_method", "plain"),
-        ],
-    )
-    .await;
+    let (status, body) = authorize(&realm, &callback, Some("plain")).await;
     assert_eq!(status, 302, "plain PKCE: {body}");
     assert!(body.contains("error=invalid_request"), "plain PKCE: {body}");
-    let (status, body) = authorize(
-        &realm,
-        &[
-            ("client_id", "scim-admin-console"),
-            ("response_type", "code"),
-            ("scope", "openid"),
-            ("redirect_uri", &callback),
-            ("code_challenge", challenge),
-            ("code_challenge_method", "S256"),
-        ],
-    )
-    .await;
+    let (status, body) = authorize(&realm, &callback, Some("S256")).await;
     assert_eq!(status, 200, "the login page: {body}");
     // A client changed by hand is put back.
     let mut changed = client.clone();
