@@ -458,3 +458,52 @@ async fn the_checklist_is_green_names_a_deleted_mapper_and_the_reset_restores_it
     let page = get_html(&http, &url).await;
     assert!(page.contains("All 11 checks passed."), "{page}");
 }
+
+#[tokio::test]
+async fn ending_the_keycloak_session_or_disabling_the_user_ends_the_page_session() {
+    let r = realm("adm-kc-session").await;
+    let (http, _) = signed_in_no_redirects(&r, "alice").await;
+    assert_eq!(http.get(&r.page).send().await.expect("page").status(), 200);
+    let alice =
+        r.kc.find_users(
+            &r.realm,
+            &kc_scim::keycloak::UserQuery {
+                username: Some("alice".to_owned()),
+                max: 1,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("users")
+        .remove(0);
+    let id = alice.id.clone().expect("id");
+    // An admin signs alice out of every Keycloak session.
+    let status = reqwest::Client::new()
+        .post(format!(
+            "{}/admin/realms/{}/users/{id}/logout",
+            common::kc_url(),
+            r.realm
+        ))
+        .bearer_auth(common::master_admin_token(&r.kc).await)
+        .send()
+        .await
+        .expect("logout")
+        .status();
+    assert!(status.is_success(), "{status}");
+    let reply = http.get(&r.page).send().await.expect("page");
+    assert_eq!(reply.status(), 302, "the cookie alone is not enough");
+    assert!(reply
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|l| l.contains("/protocol/openid-connect/auth?")));
+    // A disabled user with a live Keycloak session is refused too.
+    let (http, csrf) = signed_in_no_redirects(&r, "alice").await;
+    let mut disabled = alice.clone();
+    disabled.enabled = Some(false);
+    r.kc.update_user(&r.realm, &id, &disabled)
+        .await
+        .expect("disabled");
+    let (status, _, _) = post(&http, &format!("{}tokens", r.page), &[("csrf", &csrf)]).await;
+    assert_eq!(status, 403);
+}
