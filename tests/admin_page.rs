@@ -215,18 +215,7 @@ async fn a_user_without_the_role_gets_403() {
         "no form for a refused user"
     );
     // Granting the role lets the same session in: checked on every request.
-    let bob =
-        r.kc.find_users(
-            &r.realm,
-            &kc_scim::keycloak::UserQuery {
-                username: Some("bob".to_owned()),
-                max: 1,
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("users")
-        .remove(0);
+    let bob = r.kc_user("bob").await;
     r.grant(bob.id.as_deref().expect("id"), "realm", "scim-admin")
         .await;
     let reply = http.get(&r.page).send().await.expect("page");
@@ -464,18 +453,7 @@ async fn ending_the_keycloak_session_or_disabling_the_user_ends_the_page_session
     let r = realm("adm-kc-session").await;
     let (http, _) = signed_in_no_redirects(&r, "alice").await;
     assert_eq!(http.get(&r.page).send().await.expect("page").status(), 200);
-    let alice =
-        r.kc.find_users(
-            &r.realm,
-            &kc_scim::keycloak::UserQuery {
-                username: Some("alice".to_owned()),
-                max: 1,
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("users")
-        .remove(0);
+    let alice = r.kc_user("alice").await;
     let id = alice.id.clone().expect("id");
     // An admin signs alice out of every Keycloak session.
     let status = reqwest::Client::new()

@@ -111,6 +111,22 @@ impl AdminRealm {
         grant_role(&self.kc, &self.realm, "users", user_id, client, name).await;
     }
 
+    /// The Keycloak user `username`.
+    pub(crate) async fn kc_user(&self, username: &str) -> KcUser {
+        let query = kc_scim::keycloak::UserQuery {
+            username: Some(username.to_owned()),
+            max: 1,
+            ..Default::default()
+        };
+        let mut found = self
+            .kc
+            .find_users(&self.realm, &query)
+            .await
+            .expect("users");
+        assert_eq!(found.len(), 1, "{username}");
+        found.remove(0)
+    }
+
     /// Deletes mapper `name` of the `scim-endpoint` client, as an admin
     /// might in the console.
     pub(crate) async fn delete_mapper(&self, name: &str) {
