@@ -343,9 +343,25 @@ async fn a_token_created_on_the_page_is_shown_once_works_and_is_refused_after_re
         .await
         .expect("scim");
     assert_eq!(ok.status(), 200);
+    // A refused write shows among the replica's last errors.
+    let bad = scim
+        .post(&users)
+        .bearer_auth(&secret)
+        .header("Content-Type", "application/scim+json")
+        .body(r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"]}"#)
+        .send()
+        .await
+        .expect("scim");
+    assert_eq!(bad.status(), 400);
     // The page lists it, never showing the secret again.
     let page = get_html(&http, &r.page).await;
     assert!(page.contains(&format!("data-token-id=\"{id}\"")), "{page}");
+    assert!(page.contains("id=\"activity\""), "{page}");
+    let failures = &page[page.find("id=\"failures\"").expect("the last errors")..];
+    assert!(
+        failures.contains("<td>POST</td><td>Users</td><td>400</td>"),
+        "{failures}"
+    );
     assert!(!page.contains(&secret));
     let (status, _, location) = post(
         &http,

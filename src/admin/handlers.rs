@@ -421,6 +421,7 @@ async fn render_main(
     };
     let tenant_url = bootstrap::tenant_url(&page.public_url, &admin.realm);
     let activity = crate::telemetry::metrics::realm_activity(&admin.realm);
+    let failures = crate::telemetry::metrics::recent_failures(&admin.realm);
     let (end, after) = sign_out_targets(page, admin);
     let markup = view::main_page(&MainPage {
         frame: admin.frame(&end, &after),
@@ -428,6 +429,7 @@ async fn render_main(
         tenant_url: &tenant_url,
         new_token,
         activity: &activity,
+        failures: &failures,
         notice: notice.as_ref(),
     });
     html(status, &markup)

@@ -7,7 +7,7 @@ use maud::{html, Markup, DOCTYPE};
 
 use crate::doctor::{Checklist, ITEM_MAPPERS};
 use crate::mapping::{Profile, RealmScimSettings, StoredToken};
-use crate::telemetry::metrics::ActivityRow;
+use crate::telemetry::metrics::{ActivityRow, FailedRequest};
 
 /// What every signed-in page needs.
 pub(super) struct Frame<'a> {
@@ -99,6 +99,8 @@ pub(super) struct MainPage<'a> {
     pub(super) new_token: Option<(&'a StoredToken, &'a str)>,
     /// The SCIM requests this replica answered for the realm.
     pub(super) activity: &'a [ActivityRow],
+    /// The realm's last failed SCIM requests on this replica, newest first.
+    pub(super) failures: &'a [FailedRequest],
     /// A message.
     pub(super) notice: Option<&'a Notice>,
 }
@@ -213,6 +215,19 @@ pub(super) fn main_page(p: &MainPage<'_>) -> Markup {
                     tbody {
                         @for (resource, method, status, count) in p.activity {
                             tr { td { (resource) } td { (method) } td { (status) } td { (count) } }
+                        }
+                    }
+                }
+            }
+            h3 { "Last errors" }
+            @if p.failures.is_empty() {
+                p #no-failures { "No failed SCIM request." }
+            } @else {
+                table #failures {
+                    thead { tr { th scope="col" { "When" } th scope="col" { "Method" } th scope="col" { "Resource" } th scope="col" { "Status" } th scope="col" { "scimType" } } }
+                    tbody {
+                        @for f in p.failures {
+                            tr { td { (f.at) } td { (f.method) } td { (f.resource) } td { (f.status) } td { (f.scim_type) } }
                         }
                     }
                 }
