@@ -151,7 +151,7 @@ impl Browser {
             .join(&self.test);
         std::fs::create_dir_all(&dir).expect("screenshot dir");
         let png = self.client.screenshot().await.expect("screenshot");
-        std::fs::write(dir.join(format!("{n:02}-{step}.png")), png).expect("screenshot written");
+        std::fs::write(dir.join(format!("{n}-{step}.png")), png).expect("screenshot written");
     }
 
     /// Ends the session and chromedriver.
