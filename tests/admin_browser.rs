@@ -136,6 +136,11 @@ async fn admin_page_in_a_browser() {
         .await
         .expect("SCIM create");
     assert_eq!(created.status(), 201, "{:?}", created.text().await);
+    // The page counts it among this replica's requests.
+    browser.goto(&format!("{}#activity-title", r.page)).await;
+    let activity = text(&browser, "#activity").await;
+    assert!(activity.contains("Users POST 201 1"), "{activity}");
+    browser.screenshot("activity").await;
 
     // The checklist: all green on the bootstrapped realm…
     browser

@@ -501,3 +501,28 @@ async fn ending_the_keycloak_session_or_disabling_the_user_ends_the_page_session
     let (status, _, _) = post(&http, &format!("{}tokens", r.page), &[("csrf", &csrf)]).await;
     assert_eq!(status, 403);
 }
+
+#[tokio::test]
+async fn another_replica_with_the_same_key_serves_the_session_and_one_with_another_key_does_not() {
+    let r = realm("adm-replicas").await;
+    let (http, _) = signed_in_no_redirects(&r, "alice").await;
+    let replica = |key: Option<&str>| {
+        let mut settings = r.settings.clone();
+        settings.http.bind = "127.0.0.1:0".to_owned();
+        settings.admin.cookie_key = key.map(|k| secrecy::SecretString::from(k.to_owned()));
+        settings
+    };
+    // The cookie is for 127.0.0.1 (any port): the browser sends it to both.
+    let (same_key, _) = common::start_server(&replica(Some(common::admin_realm::COOKIE_KEY))).await;
+    let page = format!("{same_key}/realms/{}/scim/admin/", r.realm);
+    let reply = http.get(&page).send().await.expect("page");
+    assert_eq!(reply.status(), 200, "a replica with the same key");
+    let (other_key, _) = common::start_server(&replica(None)).await;
+    let page = format!("{other_key}/realms/{}/scim/admin/", r.realm);
+    let reply = http.get(&page).send().await.expect("page");
+    assert_eq!(
+        reply.status(),
+        302,
+        "a replica with its own key signs in again"
+    );
+}

@@ -8,6 +8,11 @@ use serde_json::json;
 
 use super::{admin, free_port, grant_role, serving, start_server, unique};
 
+/// The cookie key of the test servers (base64 of 64 bytes): replicas
+/// share it.
+pub(crate) const COOKIE_KEY: &str =
+    "dGVzdC1rZXktdGVzdC1rZXktdGVzdC1rZXktdGVzdC1rZXktdGVzdC1rZXktdGVzdC1rZXktdGVzdC1rZXktdGVz";
+
 /// Password of every test user.
 pub(crate) const PASSWORD: &str = "Correct-horse-7";
 
@@ -21,6 +26,8 @@ pub(crate) struct AdminRealm {
     pub kc: KcAdmin,
     /// The directory of the server (for its Keycloak call counters).
     pub directory: std::sync::Arc<kc_scim::directory::KcDirectory>,
+    /// The settings the server runs with.
+    pub settings: kc_scim::config::Settings,
 }
 
 /// Sets up a realm (no passkey flow: the password form signs in) and
@@ -58,6 +65,7 @@ pub(crate) async fn admin_realm_at(
             ("KCSCIM_HTTP__BIND", bind.as_str()),
             ("KCSCIM_ADMIN__PUBLIC_URL", page_public),
             ("KCSCIM_KEYCLOAK__PUBLIC_URL", keycloak_public),
+            ("KCSCIM_ADMIN__COOKIE_KEY", COOKIE_KEY),
         ],
     );
     let (address, directory) = start_server(&settings).await;
@@ -67,6 +75,7 @@ pub(crate) async fn admin_realm_at(
         address,
         kc,
         directory,
+        settings,
     };
     r.user("alice", Some(("realm", "scim-admin"))).await;
     r.user("carol", Some(("realm-management", "manage-realm")))
