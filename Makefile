@@ -15,7 +15,8 @@ all: lint check-compose test
 build:
 	$(CARGO) build --release
 
-## Keycloak (dev mode, embedded H2 file database) + bootstrapped demo realm + kc-scim serve.
+## Keycloak (dev mode, embedded H2 file database) + bootstrapped demo realm + kc-scim serve,
+## behind nginx on one host (http://localhost:$(KC_PORT)).
 run:
 	KC_PORT=$(KC_PORT) ./scripts/run-demo.sh
 
@@ -32,7 +33,8 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	./scripts/check-boundaries.sh
 
-## Debian packages the checks and tests need (nginx, docker-compose, python3-yaml, chromium, chromium-driver).
+## Debian packages the checks and tests need (nginx, docker-compose, python3-yaml,
+## chromium and chromium-driver for the browser test).
 tools:
 	./scripts/ensure-tools.sh
 

@@ -18,8 +18,10 @@ check src/mapping 'actix|reqwest|oauth2|tokio|crate::(directory|http|auth|bootst
   "src/mapping must stay pure"
 check src/keycloak 'crate::(scim|mapping|directory|http|auth|bootstrap)' \
   "src/keycloak must know nothing of SCIM"
-check src/http 'crate::(keycloak|mapping)' \
+check src/http 'crate::(keycloak|mapping|admin)' \
   "src/http must go through the directory port"
+check src/admin 'crate::(http|scim|auth)' \
+  "src/admin (the admin page) goes through the CLI's own functions, not the SCIM layers"
 check src/auth 'actix' "src/auth must not know actix"
 check src/directory 'actix' "src/directory must not know actix"
 check src/bootstrap 'actix|crate::http' "src/bootstrap must not know actix or the HTTP layer"

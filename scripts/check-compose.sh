@@ -163,6 +163,11 @@ placeholders = set(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", template))
 check(placeholders == {"PROXY_LISTEN", "KEYCLOAK_UPSTREAM", "KCSCIM_UPSTREAM"},
       f"nginx template placeholders {sorted(placeholders)}")
 check(placeholders <= set(proxy_env), "proxy: a template placeholder has no value in the compose file")
+# Both sidecar paths go to kc-scim: SCIM and the admin page.
+check(re.search(r"location ~ \^/realms/\[\^/\]\+/scim/\(v2\|admin\)\(/\|\$\)", template) is not None,
+      "nginx template: /realms/<realm>/scim/(v2|admin) is not routed to kc-scim")
+check("KCSCIM_ADMIN__COOKIE_KEY" in scim_env,
+      "kc-scim: no KCSCIM_ADMIN__COOKIE_KEY (replicas must share the admin page's cookie key)")
 
 if errors:
     print("docker-compose.yml check failed:", file=sys.stderr)

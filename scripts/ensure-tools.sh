@@ -5,17 +5,20 @@
 #   docker-compose  scripts/check-compose.sh validates docker-compose.yml
 #                   (`docker-compose config` needs no Docker engine)
 #   python3-yaml    scripts/check-compose.sh reads the resolved compose file
-#   chromium, chromium-driver
-#                   tests/passwordless_browser.rs signs in with a passkey in a
-#                   headless browser (WebDriver, virtual authenticator)
+#   chromium, chromium-driver, fonts-liberation
+#                   tests/passwordless_browser.rs and tests/admin_browser.rs
+#                   drive a headless Chromium over WebDriver
+#                   (tests/common/browser.rs); the fonts (only recommended by
+#                   chromium) make its screenshots readable
 # Quick and silent when everything is there; uses sudo when not root.
 set -euo pipefail
 missing=()
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 /usr/bin/python3 -c 'import yaml' >/dev/null 2>&1 || missing+=(python3-yaml)
-command -v chromium >/dev/null 2>&1 || missing+=(chromium)
-command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
+[ -d /usr/share/fonts/truetype/liberation ] || missing+=(fonts-liberation)
 [ "${#missing[@]}" -eq 0 ] && exit 0
 if ! command -v apt-get >/dev/null 2>&1; then
   echo "ensure-tools: missing ${missing[*]} and no apt-get here; install them by hand" >&2

@@ -237,7 +237,8 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
                 scim_url: args.scim_url,
                 token: args.token.map(secrecy::SecretString::from),
             };
-            crate::doctor::run(&settings, &opts).await
+            let kc = crate::startup::admin_client(&settings);
+            crate::doctor::run(&settings, kc, &opts).await
         }
         Command::CheckConfig => {
             print!("{}", settings.to_redacted_toml()?);
@@ -267,6 +268,10 @@ async fn run_bootstrap(settings: &Settings, args: BootstrapArgs) -> anyhow::Resu
         dry_run: args.dry_run,
         reset_mappers: args.reset_mappers,
         passwordless_flow: args.passwordless_flow,
+        console_url: settings
+            .admin
+            .enabled
+            .then(|| settings.admin_public_url().to_owned()),
     };
     let report = bootstrap::run(&kc, &opts)
         .await
@@ -408,92 +413,23 @@ async fn run_realm(settings: &Settings, cmd: RealmCommand) -> anyhow::Result<()>
             onboarding,
             dry_run,
         } => {
-            if let Some(why) =
-                crate::mapping::reserved_realm(&realm, &settings.keycloak.admin_realm)
-            {
-                anyhow::bail!(why);
-            }
-            let tenant_id = match tenant_id.as_deref().map(str::trim) {
-                None => None,
-                Some("") => Some(None),
-                Some(tenant) => {
-                    let parsed = uuid::Uuid::parse_str(tenant).map_err(|_| {
-                        anyhow::anyhow!("tenant id {tenant:?} is not a GUID (Entra's Tenant ID)")
-                    })?;
-                    let tenant = parsed.hyphenated().to_string();
-                    crate::settings_store::ensure_tenant_not_shared(
-                        &kc,
-                        realm.as_str(),
-                        &tenant,
-                        allow_shared_tenant,
-                        &settings.realms,
-                    )
+            let change = bootstrap::settings_change::SettingsChange {
+                enabled,
+                profile,
+                tenant_id,
+                allow_shared_tenant,
+                adopt: adopt.map(|a| a == "allow"),
+                trust_emails,
+                group_parent,
+                onboarding,
+                dry_run,
+            };
+            let (outcome, wanted) =
+                bootstrap::settings_change::change_settings(&kc, &realm, &change, &settings.realms)
                     .await?;
-                    Some(Some(tenant))
-                }
-            };
-            let group_parent = match group_parent.as_deref().map(str::trim) {
-                None => None,
-                Some(path) => {
-                    let path = path.trim_end_matches('/');
-                    if path.is_empty() {
-                        Some(None)
-                    } else {
-                        let path = format!("/{}", path.trim_start_matches('/'));
-                        anyhow::ensure!(
-                            kc.group_by_path(&realm, &path).await?.is_some(),
-                            "group {path} does not exist in realm {realm}: create it first"
-                        );
-                        Some(Some(path))
-                    }
-                }
-            };
-            let apply = |wanted: &mut crate::mapping::RealmScimSettings| -> anyhow::Result<()> {
-                if let Some(enabled) = enabled {
-                    wanted.enabled = enabled;
-                }
-                if let Some(profile) = profile {
-                    wanted.profile = profile;
-                }
-                if let Some(tenant) = &tenant_id {
-                    wanted.tenant_id.clone_from(tenant);
-                }
-                if let Some(path) = &group_parent {
-                    wanted.group_parent.clone_from(path);
-                }
-                if let Some(adopt) = &adopt {
-                    wanted.adopt = adopt == "allow";
-                }
-                if let Some(trust) = trust_emails {
-                    wanted.trust_emails = trust;
-                }
-                if let Some(onboarding) = onboarding {
-                    wanted.onboarding = onboarding;
-                }
-                anyhow::ensure!(
-                    wanted.profile != Profile::Azure || wanted.tenant_id.is_some(),
-                    "profile azure needs a tenant id: pass --tenant-id"
-                );
-                Ok(())
-            };
-            let (outcome, wanted) = if dry_run {
-                let (_, current) = tokens::client_and_settings(&kc, &realm).await?;
-                let mut wanted = current.clone();
-                apply(&mut wanted)?;
-                let outcome = if wanted == current {
-                    "unchanged"
-                } else {
-                    "would be updated (dry run)"
-                };
-                (outcome, wanted)
-            } else {
-                let updated = crate::settings_store::update(&kc, &realm, apply).await?;
-                let outcome = if updated.written {
-                    "updated"
-                } else {
-                    "unchanged"
-                };
-                (outcome, updated.settings)
+            let outcome = match (outcome, dry_run) {
+                (bootstrap::Outcome::Updated, true) => "would be updated (dry run)".to_owned(),
+                (o, _) => o.to_string(),
             };
             println!("scim settings of realm {realm} {outcome}");
             print_settings(&wanted);

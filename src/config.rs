@@ -29,6 +29,8 @@ pub struct Settings {
     pub scim: ScimSettings,
     /// The mass-deprovision circuit breaker.
     pub deprovision: DeprovisionSettings,
+    /// The admin page (`/realms/{realm}/scim/admin/`).
+    pub admin: AdminPageSettings,
     /// Logging.
     pub log: LogSettings,
 }
@@ -202,6 +204,38 @@ impl Default for DeprovisionSettings {
     }
 }
 
+/// The admin page ("Integrations → SCIM") of each served realm.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminPageSettings {
+    /// Whether `serve` serves the page.
+    pub enabled: bool,
+    /// Base URL browsers reach the page at (the proxy's scheme, host and
+    /// port). Defaults to `keycloak.public_url`. The sign-in client's
+    /// redirect URI is built from it; the session cookie is `Secure` when
+    /// it is `https`.
+    pub public_url: Option<String>,
+    /// Key that encrypts and signs the session cookie: at least 64 bytes,
+    /// base64. Every replica behind one proxy needs the same key. Unset: a
+    /// random key per process (sign-ins end with a restart and do not cross
+    /// replicas).
+    #[serde(serialize_with = "redact")]
+    pub cookie_key: Option<SecretString>,
+    /// Lifetime of a sign-in, in minutes.
+    pub session_minutes: u64,
+}
+
+impl Default for AdminPageSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            public_url: None,
+            cookie_key: None,
+            session_minutes: 30,
+        }
+    }
+}
+
 /// Logging.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -295,6 +329,28 @@ impl Settings {
             .bind
             .parse::<std::net::SocketAddr>()
             .map_err(|e| ConfigError::Semantic(format!("http.bind {:?}: {e}", self.http.bind)))?;
+        if let Some(public) = &self.admin.public_url {
+            url::Url::parse(public)
+                .map_err(|e| ConfigError::Semantic(format!("admin.public_url {public:?}: {e}")))?;
+        }
+        if let Some(key) = &self.admin.cookie_key {
+            use base64::Engine;
+            let long_enough = base64::engine::general_purpose::STANDARD
+                .decode(key.expose_secret().trim())
+                .is_ok_and(|k| k.len() >= 64);
+            if !long_enough {
+                return Err(ConfigError::Semantic(
+                    "admin.cookie_key must be base64 of at least 64 bytes \
+                     (openssl rand -base64 64)"
+                        .to_owned(),
+                ));
+            }
+        }
+        if !(1..=24 * 60).contains(&self.admin.session_minutes) {
+            return Err(ConfigError::Semantic(
+                "admin.session_minutes must be 1 to 1440".to_owned(),
+            ));
+        }
         if self.scim.realm_refresh_secs == 0 {
             return Err(ConfigError::Semantic(
                 "scim.realm_refresh_secs must be at least 1".to_owned(),
@@ -316,6 +372,15 @@ impl Settings {
             }
         }
         Ok(())
+    }
+
+    /// The base URL browsers reach the admin page at, without a trailing `/`.
+    #[must_use]
+    pub fn admin_public_url(&self) -> &str {
+        self.admin
+            .public_url
+            .as_deref()
+            .map_or_else(|| self.keycloak.public_url(), |u| u.trim_end_matches('/'))
     }
 
     /// The effective settings as TOML, secrets redacted.
@@ -496,11 +561,13 @@ mod tests {
             env(&[
                 ("KCSCIM_KEYCLOAK__CLIENT_ID", "kc-scim"),
                 ("KCSCIM_KEYCLOAK__CLIENT_SECRET", "very-secret-value"),
+                ("KCSCIM_ADMIN__COOKIE_KEY", COOKIE_KEY),
             ]),
         )
         .expect("loads");
         let shown = s.to_redacted_toml().expect("renders");
         assert!(!shown.contains("very-secret-value"), "{shown}");
+        assert!(!shown.contains(COOKIE_KEY), "{shown}");
         assert!(shown.contains("[redacted]"), "{shown}");
         assert!(!format!("{s:?}").contains("very-secret-value"));
     }
@@ -512,6 +579,41 @@ mod tests {
         let err = Settings::load_from(None, env(&[("KCSCIM_SCIM__REALM_REFRESH_SECS", "0")]))
             .expect_err("zero interval");
         assert!(err.to_string().contains("realm_refresh_secs"), "{err}");
+    }
+
+    /// base64 of 66 bytes.
+    const COOKIE_KEY: &str =
+        "a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5";
+
+    #[test]
+    fn a_short_or_garbled_cookie_key_and_a_zero_session_are_refused() {
+        for bad in ["c2hvcnQ=", "not base64!"] {
+            let err = Settings::load_from(None, env(&[("KCSCIM_ADMIN__COOKIE_KEY", bad)]))
+                .expect_err("bad key");
+            assert!(err.to_string().contains("admin.cookie_key"), "{err}");
+        }
+        let err = Settings::load_from(None, env(&[("KCSCIM_ADMIN__SESSION_MINUTES", "0")]))
+            .expect_err("zero session");
+        assert!(err.to_string().contains("session_minutes"), "{err}");
+    }
+
+    #[test]
+    fn the_admin_page_is_on_the_public_url_unless_told_otherwise() {
+        let s = Settings::load_from(
+            None,
+            env(&[("KCSCIM_KEYCLOAK__PUBLIC_URL", "https://id.example.com/")]),
+        )
+        .expect("loads");
+        assert_eq!(s.admin_public_url(), "https://id.example.com");
+        let s = Settings::load_from(
+            None,
+            env(&[
+                ("KCSCIM_KEYCLOAK__PUBLIC_URL", "https://id.example.com"),
+                ("KCSCIM_ADMIN__PUBLIC_URL", "https://scim.example.com/"),
+            ]),
+        )
+        .expect("loads");
+        assert_eq!(s.admin_public_url(), "https://scim.example.com");
     }
 
     #[test]

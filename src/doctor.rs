@@ -37,28 +37,43 @@ pub struct DoctorOptions {
     pub token: Option<SecretString>,
 }
 
-/// The checklist's printed lines and whether all passed.
-#[derive(Debug, Default)]
-struct Checklist {
-    failed: Vec<String>,
-    passed: usize,
+/// One item of the checklist: passed or not, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckRow {
+    /// What is checked, e.g. `seven mappers present`.
+    pub item: &'static str,
+    /// Whether it passed.
+    pub ok: bool,
+    /// A note on a pass, the reason of a failure.
+    pub detail: Option<String>,
+}
+
+/// The checklist's rows, in order; the command line prints them, the admin
+/// page renders them.
+#[derive(Debug, Default, Clone)]
+pub struct Checklist {
+    /// Every item, in the order an admin would fix them.
+    pub rows: Vec<CheckRow>,
 }
 
 impl Checklist {
-    fn ok(&mut self, item: &str, note: Option<String>) {
-        self.passed += 1;
-        match note {
-            Some(n) => println!("ok   {item} ({n})"),
-            None => println!("ok   {item}"),
-        }
+    fn ok(&mut self, item: &'static str, note: Option<String>) {
+        self.rows.push(CheckRow {
+            item,
+            ok: true,
+            detail: note,
+        });
     }
 
-    fn fail(&mut self, item: &str, reason: impl std::fmt::Display) {
-        println!("FAIL {item}: {reason}");
-        self.failed.push(item.to_owned());
+    fn fail(&mut self, item: &'static str, reason: impl std::fmt::Display) {
+        self.rows.push(CheckRow {
+            item,
+            ok: false,
+            detail: Some(reason.to_string()),
+        });
     }
 
-    fn record(&mut self, item: &str, result: Result<Option<String>, String>) -> bool {
+    fn record(&mut self, item: &'static str, result: Result<Option<String>, String>) -> bool {
         match result {
             Ok(note) => {
                 self.ok(item, note);
@@ -71,27 +86,39 @@ impl Checklist {
         }
     }
 
-    fn skip(&mut self, items: &[&str], because: &str) {
+    fn skip(&mut self, items: &[&'static str], because: &str) {
         for item in items {
             self.fail(item, format!("not checked ({because} failed)"));
         }
     }
+
+    /// Whether every item passed.
+    #[must_use]
+    pub fn all_passed(&self) -> bool {
+        self.rows.iter().all(|r| r.ok)
+    }
+
+    /// The row of `item`.
+    #[must_use]
+    pub fn row(&self, item: &str) -> Option<&CheckRow> {
+        self.rows.iter().find(|r| r.item == item)
+    }
 }
 
-const ITEM_REACHABLE: &str = "keycloak reachable";
-const ITEM_TOKEN: &str = "admin token valid";
-const ITEM_REALM: &str = "realm exists";
-const ITEM_CLIENT: &str = "client scim-endpoint present";
-const ITEM_FLOWS: &str = "client credentials only";
-const ITEM_MAPPERS: &str = "seven mappers present";
-const ITEM_PROFILE_ATTRS: &str = "user-profile attributes declared";
-const ITEM_ENABLED: &str = "scim enabled";
-const ITEM_SETTINGS: &str = "profile and tenant id";
-const ITEM_CREDENTIAL: &str = "usable credential";
-const ITEM_PASSKEY_FLOW: &str = "passkey browser flow bound";
-const ITEM_REGISTER_ACTION: &str = "passkey registration action enabled";
-const ITEM_SMTP: &str = "smtp for onboarding emails";
-const ITEM_REQUEST: &str = "scim request (test connection)";
+pub const ITEM_REACHABLE: &str = "keycloak reachable";
+pub const ITEM_TOKEN: &str = "admin token valid";
+pub const ITEM_REALM: &str = "realm exists";
+pub const ITEM_CLIENT: &str = "client scim-endpoint present";
+pub const ITEM_FLOWS: &str = "client credentials only";
+pub const ITEM_MAPPERS: &str = "seven mappers present";
+pub const ITEM_PROFILE_ATTRS: &str = "user-profile attributes declared";
+pub const ITEM_ENABLED: &str = "scim enabled";
+pub const ITEM_SETTINGS: &str = "profile and tenant id";
+pub const ITEM_CREDENTIAL: &str = "usable credential";
+pub const ITEM_PASSKEY_FLOW: &str = "passkey browser flow bound";
+pub const ITEM_REGISTER_ACTION: &str = "passkey registration action enabled";
+pub const ITEM_SMTP: &str = "smtp for onboarding emails";
+pub const ITEM_REQUEST: &str = "scim request (test connection)";
 
 const AFTER_CLIENT: [&str; 10] = [
     ITEM_FLOWS,
@@ -106,24 +133,57 @@ const AFTER_CLIENT: [&str; 10] = [
     ITEM_REQUEST,
 ];
 
-/// Runs the checklist; `Err` when any item failed.
-pub async fn run(settings: &Settings, opts: &DoctorOptions) -> anyhow::Result<()> {
-    let mut list = Checklist::default();
-    check_all(settings, opts, &mut list).await;
-    if list.failed.is_empty() {
-        println!("all {} checks passed for realm {}", list.passed, opts.realm);
+/// Runs the checklist and prints it; `Err` when any item failed. `kc` is
+/// the admin client as the caller could build it (its error is the admin
+/// token item's failure).
+pub async fn run(
+    settings: &Settings,
+    kc: anyhow::Result<KcAdmin>,
+    opts: &DoctorOptions,
+) -> anyhow::Result<()> {
+    let list = checklist(settings, kc, opts).await;
+    for row in &list.rows {
+        match (row.ok, &row.detail) {
+            (true, Some(n)) => println!("ok   {} ({n})", row.item),
+            (true, None) => println!("ok   {}", row.item),
+            (false, reason) => println!("FAIL {}: {}", row.item, reason.as_deref().unwrap_or("")),
+        }
+    }
+    let failed: Vec<&str> = list.rows.iter().filter(|r| !r.ok).map(|r| r.item).collect();
+    if failed.is_empty() {
+        println!(
+            "all {} checks passed for realm {}",
+            list.rows.len(),
+            opts.realm
+        );
         Ok(())
     } else {
         anyhow::bail!(
             "{} of {} checks failed: {}",
-            list.failed.len(),
-            list.failed.len() + list.passed,
-            list.failed.join(", ")
+            failed.len(),
+            list.rows.len(),
+            failed.join(", ")
         )
     }
 }
 
-async fn check_all(settings: &Settings, opts: &DoctorOptions, list: &mut Checklist) {
+/// Runs every check and returns the rows (the admin page renders them).
+pub async fn checklist(
+    settings: &Settings,
+    kc: anyhow::Result<KcAdmin>,
+    opts: &DoctorOptions,
+) -> Checklist {
+    let mut list = Checklist::default();
+    check_all(settings, kc, opts, &mut list).await;
+    list
+}
+
+async fn check_all(
+    settings: &Settings,
+    kc: anyhow::Result<KcAdmin>,
+    opts: &DoctorOptions,
+    list: &mut Checklist,
+) {
     let realm = opts.realm.as_str();
     if !list.record(ITEM_REACHABLE, reachable(settings).await) {
         let mut rest = vec![ITEM_TOKEN, ITEM_REALM, ITEM_CLIENT];
@@ -131,7 +191,7 @@ async fn check_all(settings: &Settings, opts: &DoctorOptions, list: &mut Checkli
         list.skip(&rest, ITEM_REACHABLE);
         return;
     }
-    let kc = match crate::startup::admin_client(settings) {
+    let kc = match kc {
         Ok(kc) => kc,
         Err(e) => {
             list.fail(ITEM_TOKEN, format!("{e:#}"));
@@ -463,7 +523,23 @@ async fn test_connection(
             .map_err(|e| format!("cannot issue a token for the check: {e:#}"))?;
         (SecretString::from(secret), Some(stored.id))
     };
-    let result = send_test_connection(&base, realm, &secret).await;
+    let mut result = send_test_connection(&base, realm, &secret).await;
+    // A replica that refreshed its settings for an unknown token less than
+    // a refresh interval ago does not know the token just issued yet: it
+    // does after the interval (once more, in case a replica behind a load
+    // balancer answered).
+    for _ in 0..2 {
+        let unknown_yet =
+            issued.is_some() && result.as_ref().is_err_and(|e| e.contains("answered 401"));
+        if !unknown_yet {
+            break;
+        }
+        tokio::time::sleep(
+            crate::auth::SETTINGS_REFRESH_INTERVAL + std::time::Duration::from_millis(100),
+        )
+        .await;
+        result = send_test_connection(&base, realm, &secret).await;
+    }
     if let Some(id) = issued {
         if let Err(e) = tokens::revoke_token(kc, realm, &id).await {
             return Err(format!(

@@ -30,3 +30,5 @@ pub mod startup;
 pub mod cli;
 /// `kc-scim doctor`: the setup checklist, executable.
 pub mod doctor;
+/// The admin page ("Integrations → SCIM") of each realm, signed in through it.
+pub mod admin;

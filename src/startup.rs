@@ -12,6 +12,7 @@ use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 
+use crate::admin::AdminPage;
 use crate::bootstrap::{self, BootstrapOptions};
 use crate::config::{AdminCredentials, Settings};
 use crate::directory::{KcDirectory, KcDirectoryOptions, RealmRegistry};
@@ -48,6 +49,18 @@ impl Application {
                 .await
                 .with_context(|| format!("ensuring SCIM setup of realm {realm:?}"))?;
             tracing::info!(realm = %realm, changed = !report.changed_nothing(), "realm ready");
+            if settings.admin.enabled {
+                if let Err(e) =
+                    bootstrap::ensure_admin_page(&kc, realm, settings.admin_public_url()).await
+                {
+                    tracing::warn!(
+                        realm = %realm,
+                        error = %format!("{e:#}"),
+                        "cannot set up the admin page's sign-in (run kc-scim bootstrap with an \
+                         account that may create clients and roles); its page cannot sign anyone in"
+                    );
+                }
+            }
             let served = registry
                 .refresh_realm(realm)
                 .await
@@ -85,7 +98,7 @@ impl Application {
                 deprovision: settings.deprovision.clone(),
                 onboarding_lifespan: Duration::from_secs(settings.scim.onboarding_lifespan_secs),
             },
-            registry,
+            registry.clone(),
         ));
         let auth = Arc::new(authenticator(settings)?);
         let state = web::Data::new(AppState {
@@ -98,12 +111,31 @@ impl Application {
         });
         let listener = TcpListener::bind(&settings.http.bind)
             .with_context(|| format!("cannot listen on {}", settings.http.bind))?;
-        let port = listener.local_addr()?.port();
+        let local = listener.local_addr()?;
+        let port = local.port();
+        let admin_page = if settings.admin.enabled {
+            let own = match local.ip() {
+                ip if ip.is_unspecified() => format!("http://127.0.0.1:{port}"),
+                std::net::IpAddr::V6(ip) => format!("http://[{ip}]:{port}"),
+                std::net::IpAddr::V4(ip) => format!("http://{ip}:{port}"),
+            };
+            Some(web::Data::new(
+                AdminPage::new(settings, admin_client(settings)?, registry, own)
+                    .context("admin page")?,
+            ))
+        } else {
+            None
+        };
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(actix_web::middleware::from_fn(http::echo_request_id))
                 .wrap(http::request_logger())
-                .configure(|cfg| http::configure(cfg, state.clone()))
+                .configure(|cfg| {
+                    if let Some(page) = &admin_page {
+                        crate::admin::configure(cfg, page.clone());
+                    }
+                    http::configure(cfg, state.clone());
+                })
         })
         .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
         .listen(listener)?;

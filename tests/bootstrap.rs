@@ -541,6 +541,10 @@ fn cli_bootstrap_prints_the_report_and_the_tenant_url() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("mapper loginName"), "{stdout}");
+    assert!(
+        stdout.contains("client scim-admin-console") && stdout.contains("role scim-admin"),
+        "{stdout}"
+    );
     let last = stdout.lines().last().unwrap_or_default();
     assert_eq!(
         last,
@@ -585,4 +589,111 @@ async fn alice_account(kc: &KcAdmin, realm: &str) -> (reqwest::Client, String, S
         .await
         .expect("account JSON");
     (http, access, account, mine)
+}
+
+/// What Keycloak answers an authorization request of the console client:
+/// the status, and the `Location` (an error goes back to a valid redirect
+/// URI) or else the body.
+async fn authorize(realm: &str, redirect: &str, pkce: Option<&str>) -> (u16, String) {
+    let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+    let mut query = vec![
+        ("client_id", "scim-admin-console"),
+        ("response_type", "code"),
+        ("scope", "openid"),
+        ("redirect_uri", redirect),
+    ];
+    if let Some(method) = pkce {
+        query.push(("code_challenge", challenge));
+        query.push(("code_challenge_method", method));
+    }
+    let reply = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+        .get(format!(
+            "{}/realms/{realm}/protocol/openid-connect/auth",
+            common::kc_url()
+        ))
+        .query(&query)
+        .send()
+        .await
+        .expect("sent");
+    let status = reply.status().as_u16();
+    if let Some(location) = reply
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+    {
+        return (status, location.to_owned());
+    }
+    (status, reply.text().await.unwrap_or_default())
+}
+
+#[tokio::test]
+async fn the_admin_page_client_is_public_pkce_only_with_its_exact_redirect_and_idempotent() {
+    let kc = admin();
+    let realm = fresh_realm(&kc, "boot-console").await;
+    let base = "https://id.example.com";
+    let first = bootstrap::ensure_admin_page(&kc, &realm, base)
+        .await
+        .expect("console ensured");
+    assert_eq!(
+        first.outcome("client scim-admin-console"),
+        Some(Outcome::Created)
+    );
+    assert_eq!(first.outcome("role scim-admin"), Some(Outcome::Created));
+    let again = bootstrap::ensure_admin_page(&kc, &realm, base)
+        .await
+        .expect("console ensured");
+    assert!(again.changed_nothing(), "{again}");
+    let client = kc
+        .find_client(&realm, "scim-admin-console")
+        .await
+        .expect("lookup")
+        .expect("the console client");
+    assert_eq!(client.public_client, Some(true));
+    assert_eq!(client.direct_access_grants_enabled, Some(false));
+    assert_eq!(client.implicit_flow_enabled, Some(false));
+    let callback = format!("{base}/realms/{realm}/scim/admin/callback");
+    assert_eq!(client.extra["redirectUris"], json!([callback]));
+    // Keycloak enforces both: no PKCE, or another redirect URI, is refused.
+    let (status, body) = authorize(&realm, &callback, None).await;
+    assert_eq!(status, 302, "without PKCE: {body}");
+    assert!(
+        body.starts_with(&callback)
+            && body.contains("error=invalid_request")
+            && body.contains("code_challenge_method"),
+        "without PKCE: {body}"
+    );
+    let (status, body) = authorize(&realm, &format!("{callback}x"), Some("S256")).await;
+    assert_eq!(status, 400, "another redirect URI: {body}");
+    assert!(body.contains("redirect_uri"), "{body}");
+    let (status, body) = authorize(&realm, &callback, Some("plain")).await;
+    assert_eq!(status, 302, "plain PKCE: {body}");
+    assert!(body.contains("error=invalid_request"), "plain PKCE: {body}");
+    let (status, body) = authorize(&realm, &callback, Some("S256")).await;
+    assert_eq!(status, 200, "the login page: {body}");
+    // A client changed by hand is put back.
+    let mut changed = client.clone();
+    changed.direct_access_grants_enabled = Some(true);
+    changed
+        .extra
+        .insert("redirectUris".to_owned(), json!(["*"]));
+    kc.update_client(&realm, changed.id.as_deref().expect("id"), &changed)
+        .await
+        .expect("changed");
+    let restored = bootstrap::ensure_admin_page(&kc, &realm, base)
+        .await
+        .expect("console ensured");
+    assert_eq!(
+        restored.outcome("client scim-admin-console"),
+        Some(Outcome::Updated)
+    );
+    let client = kc
+        .find_client(&realm, "scim-admin-console")
+        .await
+        .expect("lookup")
+        .expect("the console client");
+    assert_eq!(client.direct_access_grants_enabled, Some(false));
+    assert_eq!(client.extra["redirectUris"], json!([callback]));
 }

@@ -11,18 +11,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{admin, assert_scim_error, fresh_realm, kc_url, start_server, TestApp};
+use common::{admin, assert_scim_error, free_port, fresh_realm, kc_url, start_server, TestApp};
 use serde_json::{json, Value};
 
 const TEMPLATE: &str = include_str!("../deploy/nginx/templates/default.conf.template");
-
-/// A port nothing listens on right now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
 
 /// `host:port` of a base URL such as `http://127.0.0.1:18080`.
 fn host_port(base: &str) -> String {
@@ -375,5 +367,46 @@ async fn everything_else_on_the_host_is_keycloak() {
     assert!(
         body.get("schemas").is_none(),
         "kc-scim answered a path outside /scim/v2/: {body}"
+    );
+}
+
+#[tokio::test]
+async fn the_admin_page_signs_in_through_the_proxy_on_one_host() {
+    let proxy_port = free_port();
+    let proxy_url = format!("http://127.0.0.1:{proxy_port}");
+    let sidecar_port = free_port();
+    let r =
+        common::admin_realm::admin_realm_at("proxy-admin", sidecar_port, &proxy_url, &proxy_url)
+            .await;
+    let _nginx = Nginx::start(
+        proxy_port,
+        &host_port(&kc_url()),
+        &format!("127.0.0.1:{sidecar_port}"),
+    );
+    // Page, Keycloak's login form and the callback all on the proxy's host.
+    let (_, status, body) = r.sign_in("alice").await;
+    assert_eq!(status, 200, "{body}");
+    let tenant_url = format!("{proxy_url}/realms/{}/scim/v2", r.realm);
+    assert!(body.contains(&tenant_url), "{body}");
+    let end_session = format!(
+        "{proxy_url}/realms/{}/protocol/openid-connect/logout",
+        r.realm
+    );
+    assert!(body.contains(&end_session), "{body}");
+    // A path that only starts like the page is Keycloak's.
+    let lookalike = reqwest::Client::new()
+        .get(format!("{proxy_url}/realms/{}/scim/adminx/", r.realm))
+        .send()
+        .await
+        .expect("sent");
+    let csp = lookalike
+        .headers()
+        .get("content-security-policy")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    // kc-scim's page policy forbids <base>; Keycloak's does not say so.
+    assert!(
+        !csp.contains("base-uri 'none'"),
+        "kc-scim answered a path outside /scim/admin/: {csp}"
     );
 }

@@ -3,34 +3,12 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use actix_web::{test, App};
 use common::memory::state;
+use common::Lines;
 use kc_scim::http;
 use serde_json::{json, Value};
 use tracing_subscriber::EnvFilter;
-
-#[derive(Clone, Default)]
-struct Lines(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Lines {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'w> tracing_subscriber::fmt::MakeWriter<'w> for Lines {
-    type Writer = Lines;
-    fn make_writer(&'w self) -> Self::Writer {
-        self.clone()
-    }
-}
 
 #[actix_web::test]
 async fn a_failed_patch_logs_one_line_naming_its_request_and_echoes_the_request_id() {

@@ -9,9 +9,11 @@
 //! `reset_mappers` is set (an admin may have customised it); `dry_run` makes
 //! no write call at all.
 
+mod console;
 mod flow;
 mod template;
 pub mod breaker;
+pub mod settings_change;
 pub mod tokens;
 
 use std::fmt;
@@ -26,6 +28,7 @@ use crate::mapping::{
 };
 use crate::settings_store;
 
+pub use console::console_urls;
 pub use flow::{is_passkey_flow, FLOW_ALIAS, PASSKEY_AUTHENTICATOR, REGISTER_PASSKEY_ACTION};
 pub use template::{load_template, TEMPLATE_NAMES};
 
@@ -47,6 +50,9 @@ pub struct BootstrapOptions {
     pub reset_mappers: bool,
     /// Install the passkey-only browser flow and bind it (never without it).
     pub passwordless_flow: bool,
+    /// Public base URL of the admin page (`https://host`): when set, the
+    /// page's sign-in client and the `scim-admin` role are ensured too.
+    pub console_url: Option<String>,
 }
 
 /// The result of one step.
@@ -180,6 +186,7 @@ pub async fn run(kc: &KcAdmin, opts: &BootstrapOptions) -> anyhow::Result<Report
     if opts.passwordless_flow {
         flow::ensure_passwordless_flow(kc, opts, &mut report).await?;
     }
+    console::ensure_console(kc, opts, &mut report).await?;
     Ok(report)
 }
 
@@ -201,6 +208,9 @@ fn planned_steps(opts: &BootstrapOptions) -> Vec<String> {
         names.push(format!("browser flow {FLOW_ALIAS}"));
         names.push("browser flow binding".to_owned());
         names.push(format!("required action {REGISTER_PASSKEY_ACTION}"));
+    }
+    if opts.console_url.is_some() {
+        names.extend(console::console_steps());
     }
     names
 }
@@ -596,6 +606,25 @@ fn summary(s: &RealmScimSettings) -> String {
             .map(|t| format!(" tenant={t}"))
             .unwrap_or_default()
     )
+}
+
+/// Only the admin page's steps (sign-in client, `scim-admin` role) for
+/// `realm`, with the page at `console_url`: what `serve` ensures at
+/// start-up apart from the rest, so a sidecar with run-time roles only
+/// (which cannot create clients) still starts.
+pub async fn ensure_admin_page(
+    kc: &KcAdmin,
+    realm: &str,
+    console_url: &str,
+) -> anyhow::Result<Report> {
+    let opts = BootstrapOptions {
+        realm: realm.to_owned(),
+        console_url: Some(console_url.to_owned()),
+        ..BootstrapOptions::default()
+    };
+    let mut report = Report::default();
+    console::ensure_console(kc, &opts, &mut report).await?;
+    Ok(report)
 }
 
 /// The Tenant URL an admin enters in Entra for `realm`.

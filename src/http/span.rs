@@ -251,6 +251,22 @@ fn count(request: Option<&actix_web::HttpRequest>, status: StatusCode, error: Op
         .extensions()
         .get::<KnownRealm>()
         .map_or_else(|| "-".to_owned(), |r| r.0.clone());
+    if let (Some(error), true) = (error, realm != "-") {
+        crate::telemetry::metrics::record_failure(
+            &realm,
+            crate::telemetry::metrics::FailedRequest {
+                at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                resource: fields.resource.to_owned(),
+                method: method_label(request.method().as_str()).to_owned(),
+                status: status.as_u16(),
+                scim_type: error
+                    .scim()
+                    .scim_type
+                    .map_or("none", |t| t.as_str())
+                    .to_owned(),
+            },
+        );
+    }
     let status = status.as_u16().to_string();
     m.requests
         .with_label_values(&[

@@ -14,7 +14,10 @@ pub mod settings;
 
 pub use mappers::{MapperRule, MapperTable, DEFAULT_MAPPERS, SCIM_CLIENT_ID};
 pub use pushdown::{plan_group_lookup, plan_user_lookup, GroupLookup, UserLookup};
-pub use settings::{reserved_realm, Onboarding, Profile, RealmScimSettings, StoredToken};
+pub use settings::{
+    admin_page_path, reserved_realm, Onboarding, Profile, RealmScimSettings, StoredToken,
+    CONSOLE_CLIENT_ID, SCIM_ADMIN_ROLE,
+};
 pub use user::UserMapping;
 
 /// Keycloak attribute holding the SCIM `externalId`.

@@ -31,6 +31,19 @@ pub const ATTR_TOKENS: &str = "kcscim.tokens";
 /// Keycloak's administration realm: never set up for SCIM nor served.
 pub const MASTER_REALM: &str = "master";
 
+/// The public OIDC client the admin page ("Integrations → SCIM")
+/// signs admins in with: authorization code with PKCE, no secret.
+pub const CONSOLE_CLIENT_ID: &str = "scim-admin-console";
+
+/// The realm role that lets a user manage the realm's SCIM on the admin
+/// page (as does `realm-management/manage-realm`).
+pub const SCIM_ADMIN_ROLE: &str = "scim-admin";
+
+/// The admin page of `realm` below a public base URL: `/realms/{realm}/scim/admin/`.
+#[must_use]
+pub fn admin_page_path(realm: &str) -> String {
+    format!("/realms/{realm}/scim/admin/")
+}
 /// Why `realm` may never carry SCIM (bootstrap, `realm set`) nor be served:
 /// it is `master`, where no `realm-management` client guards the Keycloak
 /// superuser, or `admin_realm`, where the sidecar's own admin account lives.

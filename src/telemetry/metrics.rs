@@ -1,9 +1,11 @@
 //! Prometheus metrics: one registry for the process, with the families
 //! docs/operations.md describes. Labels carry only bounded values (realm
 //! names that resolved, resource kinds, methods, status codes, `scimType`s,
-//! failure reasons): never an id, a filter or a credential.
+//! failure reasons): never an id, a filter or a credential. Beside them,
+//! the last few failed SCIM requests per realm, for the admin page.
 
-use std::sync::OnceLock;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Mutex, OnceLock};
 
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
@@ -150,9 +152,120 @@ pub fn render() -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
+/// One row of a realm's SCIM request counts: resource, method, status, count.
+pub type ActivityRow = (String, String, String, u64);
+
+/// The SCIM requests this process answered for `realm` since it started,
+/// by resource, method and status (from the request counter), sorted.
+#[must_use]
+pub fn realm_activity(realm: &str) -> Vec<ActivityRow> {
+    let Some(m) = metrics() else {
+        return Vec::new();
+    };
+    let mut rows = Vec::new();
+    for family in m.registry.gather() {
+        if family.name() != "kcscim_http_requests_total" {
+            continue;
+        }
+        for metric in family.get_metric() {
+            let label = |name: &str| {
+                metric
+                    .get_label()
+                    .iter()
+                    .find(|l| l.name() == name)
+                    .map(|l| l.value().to_owned())
+                    .unwrap_or_default()
+            };
+            if label("realm") != realm {
+                continue;
+            }
+            // A counter's value is a whole number stored as f64.
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let count = metric.get_counter().get_value() as u64;
+            rows.push((label("resource"), label("method"), label("status"), count));
+        }
+    }
+    rows.sort();
+    rows
+}
+
+/// Most recent failed SCIM requests kept per realm (this process only).
+pub const LAST_ERRORS_PER_REALM: usize = 10;
+/// Most realms whose recent failures are kept; one more evicts another.
+const LAST_ERRORS_REALMS: usize = 1024;
+
+/// A failed SCIM request: when, what, and how it was answered (never a
+/// body, a detail text or a credential).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedRequest {
+    /// When it was answered (RFC 3339, seconds).
+    pub at: String,
+    /// `Users`, `Groups`, …
+    pub resource: String,
+    /// The HTTP method.
+    pub method: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// The RFC 7644 `scimType`, or `none`.
+    pub scim_type: String,
+}
+
+fn failures() -> &'static Mutex<HashMap<String, VecDeque<FailedRequest>>> {
+    static FAILURES: OnceLock<Mutex<HashMap<String, VecDeque<FailedRequest>>>> = OnceLock::new();
+    FAILURES.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// Remembers a failed request of an authenticated caller of `realm`.
+pub fn record_failure(realm: &str, failure: FailedRequest) {
+    let Ok(mut all) = failures().lock() else {
+        return;
+    };
+    if !all.contains_key(realm) && all.len() >= LAST_ERRORS_REALMS {
+        if let Some(evicted) = all.keys().next().cloned() {
+            all.remove(&evicted);
+        }
+    }
+    let recent = all.entry(realm.to_owned()).or_default();
+    if recent.len() >= LAST_ERRORS_PER_REALM {
+        recent.pop_front();
+    }
+    recent.push_back(failure);
+}
+
+/// The realm's most recent failed requests, newest first.
+#[must_use]
+pub fn recent_failures(realm: &str) -> Vec<FailedRequest> {
+    failures()
+        .lock()
+        .ok()
+        .and_then(|all| all.get(realm).map(|r| r.iter().rev().cloned().collect()))
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recent_failures_are_bounded_per_realm_and_newest_first() {
+        let realm = "recent-failures-test";
+        for status in 0..15u16 {
+            record_failure(
+                realm,
+                FailedRequest {
+                    at: "2026-01-01T00:00:00Z".to_owned(),
+                    resource: "Users".to_owned(),
+                    method: "POST".to_owned(),
+                    status: 400 + status,
+                    scim_type: "invalidValue".to_owned(),
+                },
+            );
+        }
+        let recent = recent_failures(realm);
+        assert_eq!(recent.len(), LAST_ERRORS_PER_REALM);
+        assert_eq!(recent[0].status, 414);
+        assert!(recent_failures("no-such-realm").is_empty());
+    }
 
     #[test]
     fn every_family_registers_and_renders() {

@@ -3,6 +3,7 @@
 //! realm, so tests never see each other's data.
 #![allow(dead_code)] // each test binary uses a different part
 
+pub(crate) mod admin_realm;
 pub(crate) mod browser;
 pub(crate) mod memory;
 pub(crate) mod passkey;
@@ -43,6 +44,51 @@ pub(crate) fn settings() -> Settings {
 pub(crate) fn admin() -> KcAdmin {
     let s = settings();
     kc_scim::startup::admin_client(&s).expect("client")
+}
+
+/// Log output kept in memory: a `MakeWriter` for a JSON subscriber.
+#[derive(Clone, Default)]
+pub(crate) struct Lines(pub std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Lines {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("lock").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'w> tracing_subscriber::fmt::MakeWriter<'w> for Lines {
+    type Writer = Lines;
+    fn make_writer(&'w self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+impl Lines {
+    /// Every JSON line written so far.
+    pub(crate) fn json(&self) -> Vec<serde_json::Value> {
+        let bytes = self.0.lock().expect("lock").clone();
+        String::from_utf8_lossy(&bytes)
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    /// Everything written so far, as text.
+    pub(crate) fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("lock")).into_owned()
+    }
+}
+
+/// A port nothing listens on right now.
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
 }
 
 /// A realm name no other test uses.
@@ -496,26 +542,56 @@ pub(crate) async fn master_admin_token(kc: &KcAdmin) -> String {
 /// Grants `realm-management`'s `realm-admin` role to a user or group of the
 /// app's realm (`kind` is `users` or `groups`) through the Admin API.
 pub(crate) async fn grant_realm_admin(app: &TestApp, kind: &str, id: &str) {
-    let rm = app
-        .kc
-        .find_client(&app.realm, "realm-management")
-        .await
-        .expect("lookup")
-        .and_then(|c| c.id)
-        .expect("realm-management");
-    let role = app
-        .kc
-        .get_realm_value(&app.realm, &["clients", &rm, "roles", "realm-admin"], &[])
+    grant_role(
+        &app.kc,
+        &app.realm,
+        kind,
+        id,
+        Some("realm-management"),
+        "realm-admin",
+    )
+    .await;
+}
+
+/// Grants role `role` to a user or group (`kind` is `users` or `groups`)
+/// through the Admin API: a realm role without `client`, else a role of
+/// the client with that `clientId`.
+pub(crate) async fn grant_role(
+    kc: &KcAdmin,
+    realm: &str,
+    kind: &str,
+    id: &str,
+    client: Option<&str>,
+    role: &str,
+) {
+    let client_uuid = match client {
+        Some(client_id) => Some(
+            kc.find_client(realm, client_id)
+                .await
+                .expect("lookup")
+                .and_then(|c| c.id)
+                .expect("client exists"),
+        ),
+        None => None,
+    };
+    let (role_path, mapping) = match &client_uuid {
+        Some(uuid) => (
+            vec!["clients", uuid.as_str(), "roles", role],
+            format!("clients/{uuid}"),
+        ),
+        None => (vec!["roles", role], "realm".to_owned()),
+    };
+    let representation = kc
+        .get_realm_value(realm, &role_path, &[])
         .await
         .expect("role");
     let status = reqwest::Client::new()
         .post(format!(
-            "{}/admin/realms/{}/{kind}/{id}/role-mappings/clients/{rm}",
-            kc_url(),
-            app.realm
+            "{}/admin/realms/{realm}/{kind}/{id}/role-mappings/{mapping}",
+            kc_url()
         ))
-        .bearer_auth(master_admin_token(&app.kc).await)
-        .json(&serde_json::json!([role]))
+        .bearer_auth(master_admin_token(kc).await)
+        .json(&serde_json::json!([representation]))
         .send()
         .await
         .expect("grant")

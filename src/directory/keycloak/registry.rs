@@ -36,6 +36,10 @@ pub struct RealmRegistry {
     listed: Option<BTreeSet<String>>,
     /// `None` until a refresh succeeded once: then nothing is known.
     served: std::sync::RwLock<Option<HashSet<String>>>,
+    /// Realms set up by kc-scim (their client carries `kcscim.enabled`,
+    /// `true` or `false`) that may be served: the admin page's realms, so an
+    /// admin who turned SCIM off can turn it on again.
+    managed: std::sync::RwLock<HashSet<String>>,
     /// One refresh (full or of one realm) at a time, so an older read
     /// never overwrites a newer one.
     refreshing: Mutex<()>,
@@ -51,6 +55,7 @@ impl RealmRegistry {
             kc,
             listed,
             served: std::sync::RwLock::new(None),
+            managed: std::sync::RwLock::new(HashSet::new()),
             refreshing: Mutex::new(()),
         }
     }
@@ -69,6 +74,14 @@ impl RealmRegistry {
             .as_ref()
             .map(|set| set.contains(realm))
             .ok_or_else(unknown)
+    }
+
+    /// Whether `realm` was set up by kc-scim and may be served, enabled or
+    /// not (the admin page's realms). No Keycloak call; `false` until a
+    /// refresh has read it.
+    #[must_use]
+    pub fn manages(&self, realm: &str) -> bool {
+        self.managed.read().is_ok_and(|set| set.contains(realm))
     }
 
     /// The served realms, sorted (logs and tests).
@@ -109,7 +122,7 @@ impl RealmRegistry {
             .collect();
         candidates.sort();
         candidates.dedup();
-        let checked: Vec<(String, Result<bool, KcError>)> = stream::iter(candidates)
+        let checked: Vec<(String, Result<Option<bool>, KcError>)> = stream::iter(candidates)
             .map(|realm| async move {
                 let enabled = enabled_for_scim(&self.kc, &realm).await;
                 (realm, enabled)
@@ -119,16 +132,20 @@ impl RealmRegistry {
             .await;
         let previous = self.served();
         let mut next = HashSet::new();
+        let mut managed = HashSet::new();
         let mut failed = 0usize;
         for (realm, enabled) in checked {
-            let keep = match enabled {
-                Ok(on) => on,
+            let (keep, set_up) = match enabled {
+                Ok(on) => (on == Some(true), on.is_some()),
                 Err(e) => {
                     failed += 1;
                     tracing::warn!(realm, error = %e, "cannot check whether the realm is served; kept as it was");
-                    previous.binary_search(&realm).is_ok()
+                    (previous.binary_search(&realm).is_ok(), self.manages(&realm))
                 }
             };
+            if set_up && managed.len() < MAX_SERVED_REALMS {
+                managed.insert(realm.clone());
+            }
             if keep {
                 next.insert(realm);
             }
@@ -146,6 +163,9 @@ impl RealmRegistry {
         }
         let count = next.len();
         self.replace(next);
+        if let Ok(mut guard) = self.managed.write() {
+            *guard = managed;
+        }
         tracing::debug!(served = count, failed, "served realms refreshed");
         Ok(count)
     }
@@ -154,7 +174,19 @@ impl RealmRegistry {
     /// realm this process has just set up. Returns whether it is served.
     pub async fn refresh_realm(&self, realm: &str) -> Result<bool, KcError> {
         let _one = self.refreshing.lock().await;
-        let on = self.may_serve(realm) && enabled_for_scim(&self.kc, realm).await?;
+        let state = if self.may_serve(realm) {
+            enabled_for_scim(&self.kc, realm).await?
+        } else {
+            None
+        };
+        let on = state == Some(true);
+        if let Ok(mut managed) = self.managed.write() {
+            if state.is_none() {
+                managed.remove(realm);
+            } else if managed.len() < MAX_SERVED_REALMS {
+                managed.insert(realm.to_owned());
+            }
+        }
         if let Ok(mut guard) = self.served.write() {
             let set = guard.get_or_insert_with(HashSet::new);
             if !on {
@@ -181,13 +213,16 @@ fn unknown() -> DirectoryError {
     }
 }
 
-/// Whether the realm's `scim-endpoint` client exists with
-/// `kcscim.enabled` exactly `"true"`; a realm that is gone is not served.
-async fn enabled_for_scim(kc: &KcAdmin, realm: &str) -> Result<bool, KcError> {
+/// `kcscim.enabled` of the realm's `scim-endpoint` client: `Some(true)`
+/// only when exactly `"true"` (served), `Some(false)` for any other value
+/// (set up, not served), `None` without the client or the setting, or when
+/// the realm is gone (not set up by kc-scim).
+async fn enabled_for_scim(kc: &KcAdmin, realm: &str) -> Result<Option<bool>, KcError> {
     match kc.find_client(realm, SCIM_CLIENT_ID).await {
-        Ok(client) => Ok(client
-            .is_some_and(|c| c.attributes.get(ATTR_ENABLED).map(String::as_str) == Some("true"))),
-        Err(KcError::NotFound(_)) => Ok(false),
+        Ok(client) => {
+            Ok(client.and_then(|c| c.attributes.get(ATTR_ENABLED).map(|v| v.as_str() == "true")))
+        }
+        Err(KcError::NotFound(_)) => Ok(None),
         Err(e) => Err(e),
     }
 }

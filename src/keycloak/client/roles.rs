@@ -49,6 +49,40 @@ fn role_mappings_path<'a>(realm: &'a str, holder: RoleHolder<'a>, client: &'a st
 }
 
 impl KcAdmin {
+    /// One realm role by name; `None` when the realm has no such role.
+    pub async fn realm_role(&self, realm: &str, name: &str) -> Result<Option<KcRole>, KcError> {
+        self.get_optional(&roles_path(realm, RoleScope::Realm, &[name]))
+            .await
+    }
+
+    /// Creates a realm role (name and description).
+    pub async fn create_realm_role(&self, realm: &str, role: &KcRole) -> Result<(), KcError> {
+        self.write(
+            reqwest::Method::POST,
+            &roles_path(realm, RoleScope::Realm, &[]),
+            Some(role),
+        )
+        .await
+    }
+
+    /// The realm roles user `user` has as Keycloak evaluates them: direct
+    /// mappings, composites expanded, and the mappings of the user's groups
+    /// and their ancestors (`…/role-mappings/realm/composite`).
+    pub async fn effective_realm_roles(
+        &self,
+        realm: &str,
+        user: &str,
+    ) -> Result<Vec<KcRole>, KcError> {
+        self.get_json(
+            &realm_path(
+                realm,
+                &["users", user, "role-mappings", "realm", "composite"],
+            ),
+            &[("briefRepresentation", "true".to_owned())],
+        )
+        .await
+    }
+
     /// The roles of the realm or of a client (full representations).
     pub async fn roles(&self, realm: &str, scope: RoleScope<'_>) -> Result<Vec<KcRole>, KcError> {
         self.get_json(

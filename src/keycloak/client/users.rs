@@ -74,6 +74,17 @@ fn users_path<'a>(realm: &'a str, tail: &[&'a str]) -> Vec<&'a str> {
 }
 
 impl KcAdmin {
+    /// The ids of the user's Keycloak sessions (`GET …/users/{id}/sessions`).
+    pub async fn user_session_ids(&self, realm: &str, id: &str) -> Result<Vec<String>, KcError> {
+        let sessions: Vec<Value> = self
+            .get_json(&users_path(realm, &[id, "sessions"]), &[])
+            .await?;
+        Ok(sessions
+            .iter()
+            .filter_map(|s| s.get("id").and_then(Value::as_str).map(str::to_owned))
+            .collect())
+    }
+
     /// The realm's user-profile configuration (kept as JSON: we only touch
     /// `attributes` and carry everything else through).
     pub async fn user_profile(&self, realm: &str) -> Result<Value, KcError> {
