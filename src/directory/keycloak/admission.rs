@@ -23,6 +23,8 @@ use crate::settings_store;
 
 /// Writes to one resource are serialized through one of these locks (by a
 /// hash of realm and id), so a read-modify-write never loses a concurrent one.
+/// A group PATCH that only adds and removes named members reads nothing it
+/// writes back and takes no lock (`serializes` in `mod.rs`).
 pub(super) const WRITE_STRIPES: usize = 64;
 
 /// The stripes, one lock each.
