@@ -5,7 +5,8 @@
 //! cached. Request paths make only the calls their operation needs: get 1,
 //! lookup 1, create 2, user patch / replace 3, user delete 2, group writes
 //! one more than their own calls (plus two per ancestor group and, for a
-//! delete, one per subgroup).
+//! delete, one per subgroup). A user write's read and its admin-role check
+//! go out together: two calls, one round trip of latency.
 //!
 //! This file is the orchestration: the options, the struct, and the
 //! `Directory` impl, each method admission → fetch → check → delegate. The
