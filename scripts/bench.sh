@@ -98,8 +98,8 @@ describe() {
       "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)"
     db=$KC_DB
     if [ "$KC_DB" = postgres ]; then
-      db="PostgreSQL $(find /usr/lib/postgresql -maxdepth 3 -name postgres -type f | sort -V | tail -n1 |
-        xargs -r -I{} {} --version | sed 's/^postgres (PostgreSQL) //') (Debian, keycloak/pg-start.sh)"
+      pg=$(find /usr/lib/postgresql -maxdepth 3 -name postgres -type f | sort -V | tail -n1)
+      db="PostgreSQL $("$pg" --version | sed 's/^postgres (PostgreSQL) //') (Debian, keycloak/pg-start.sh)"
     fi
     echo "Keycloak: $(cat keycloak/VERSION 2>/dev/null) (KC_VERSION=${KC_VERSION:-default}), $db, --features=scim-api"
     java_home=$(. keycloak/env.sh && kc_pick_java)
