@@ -8,7 +8,7 @@ DEMO_REALM ?= demo
 BIND ?= 127.0.0.1:8090
 
 .PHONY: all build run test test-unit lint fmt fuzz fuzz-ci reliability keycloak-start keycloak-stop clean tools check-compose \
-	bench bench-quick bench-users-2000 bench-check conformance conformance-keycloak
+	bench bench-quick bench-pg bench-quick-pg bench-users-2000 bench-check conformance conformance-keycloak
 
 all: lint check-compose test
 
@@ -55,7 +55,8 @@ fuzz-ci:
 		$(CARGO) test --lib scim::proptests
 
 ## The long reliability tests: Keycloak killed under load and restarted on its
-## database. They start their own Keycloak (keycloak/start.sh, free ports).
+## database, H2 file and PostgreSQL (keycloak/pg-start.sh). They start their own
+## Keycloak (keycloak/start.sh, free ports; KC_LONG_PORTS=<http>,<mgmt>,<pg> pins them).
 reliability:
 	timeout --signal=KILL $${RELIABILITY_TIMEOUT:-1800} \
 		$(CARGO) test --features long-tests --test reliability_long -- --nocapture
@@ -67,6 +68,13 @@ bench:
 ## The same, reduced: 1,000 seeded users, concurrency 1 and 8, a few minutes.
 bench-quick:
 	./scripts/bench.sh quick
+
+## make bench and make bench-quick with Keycloak on its own PostgreSQL (keycloak/pg-start.sh).
+bench-pg:
+	BENCH_DB=postgres ./scripts/bench.sh full
+
+bench-quick-pg:
+	BENCH_DB=postgres ./scripts/bench.sh quick
 
 ## /Users pages and filtered lookups on a realm of 2,000 users, with checks.
 bench-users-2000:

@@ -1,7 +1,10 @@
 # Shared settings for the keycloak/ scripts; sourced, not run.
 # KC_VERSION     Keycloak version (default: keycloak/VERSION)
 # KC_PORT        HTTP port (default 8080); management port KC_MGMT_PORT (default KC_PORT+1000)
-# KC_DB          dev-mem (default, fresh every start) or dev-file
+# KC_DB          dev-mem (default, fresh every start), dev-file, or postgres (a
+#                PostgreSQL from Debian's packages that pg-start.sh runs on KC_PG_PORT)
+# KC_PG_PORT     port of that PostgreSQL (default KC_PORT+10); its data directory is
+#                KC_PG_DIR (default $KC_CACHE_DIR/postgres-$KC_PG_PORT)
 # KC_ADMIN_USER / KC_ADMIN_PASSWORD   bootstrap admin of the master realm
 # KC_CACHE_DIR   download cache (default ~/.cache/kc-scim)
 kc_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -13,6 +16,8 @@ KC_ADMIN_USER=${KC_ADMIN_USER:-admin}
 KC_ADMIN_PASSWORD=${KC_ADMIN_PASSWORD:-admin}
 KC_CACHE_DIR=${KC_CACHE_DIR:-$HOME/.cache/kc-scim}
 KC_RUN_DIR=${KC_RUN_DIR:-$KC_CACHE_DIR/run/keycloak-$KC_PORT}
+KC_PG_PORT=${KC_PG_PORT:-$((KC_PORT + 10))}
+KC_PG_DIR=${KC_PG_DIR:-$KC_CACHE_DIR/postgres-$KC_PG_PORT}
 export KC_VERSION KC_CACHE_DIR
 
 # Newest JDK >= 21 under /usr/lib/jvm, else whatever java is on PATH (17).

@@ -5,6 +5,8 @@
 #   scripts/bench.sh full        # make bench: 10,000 seeded users, concurrency 1, 8, 32
 #   scripts/bench.sh quick       # make bench-quick: 1,000 users, concurrency 1 and 8
 #   scripts/bench.sh users2000   # make bench-users-2000: /Users pages and filters, 2,000 users
+#   BENCH_DB=postgres scripts/bench.sh full|quick   # make bench-pg / bench-quick-pg:
+#                                # the same with Keycloak on PostgreSQL (Debian's packages)
 #
 # Starts its own dev-mem Keycloak with --features=scim-api on free loopback
 # ports (never the one of the tests), builds the release binaries, bootstraps
@@ -12,8 +14,11 @@
 # the driver (tools/kc-scim-bench, a workspace member) and stops everything
 # it started.
 # Results: target/bench/<mode>-<time>.md. Counts can be overridden with
-# BENCH_SYNC, BENCH_GROUPS, BENCH_LIST, BENCH_SEED, BENCH_CONCURRENCY, and the
-# time bound of one phase with BENCH_PHASE_SECS (default 60).
+# BENCH_SYNC, BENCH_GROUPS, BENCH_LIST, BENCH_SEED, BENCH_CONCURRENCY and
+# BENCH_CPU (requests of each kind for the CPU-per-request table), the time
+# bound of one phase with BENCH_PHASE_SECS (default 60), and the ports
+# (free ones by default) with BENCH_KC_PORT, BENCH_KC_MGMT_PORT and
+# BENCH_SCIM_PORT.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -30,10 +35,15 @@ esac
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 export KC_PORT=${BENCH_KC_PORT:-$(free_port)}
 export KC_MGMT_PORT=${BENCH_KC_MGMT_PORT:-$(free_port)}
-export KC_DB=dev-mem KC_FEATURES=scim-api
+# BENCH_DB=postgres: Keycloak on its own PostgreSQL (keycloak/pg-start.sh),
+# on a fresh data directory, stopped with the rest at the end.
+export KC_DB=${BENCH_DB:-dev-mem} KC_FEATURES=scim-api
+if [ "$KC_DB" = postgres ]; then
+  export KC_PG_PORT=${BENCH_PG_PORT:-$(free_port)} KC_PG_FRESH=1
+fi
 export KC_ADMIN_USER=${KC_ADMIN_USER:-admin} KC_ADMIN_PASSWORD=${KC_ADMIN_PASSWORD:-admin}
 kc_url="http://127.0.0.1:$KC_PORT"
-scim_port=$(free_port)
+scim_port=${BENCH_SCIM_PORT:-$(free_port)}
 out_dir="$root/target/bench"
 mkdir -p "$out_dir"
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
@@ -46,7 +56,10 @@ cleanup() {
     kill -TERM "$sidecar" 2>/dev/null || true
     wait "$sidecar" 2>/dev/null || true
   fi
-  [ -n "${BENCH_KEEP_KEYCLOAK:-}" ] || ./keycloak/stop.sh || true
+  if [ -z "${BENCH_KEEP_KEYCLOAK:-}" ]; then
+    ./keycloak/stop.sh || true
+    if [ "$KC_DB" = postgres ]; then ./keycloak/pg-stop.sh || true; fi
+  fi
 }
 trap cleanup EXIT
 
@@ -83,11 +96,16 @@ describe() {
   {
     echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)," \
       "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)"
-    echo "Keycloak: $(cat keycloak/VERSION 2>/dev/null) (KC_VERSION=${KC_VERSION:-default}), dev-mem, --features=scim-api"
+    db=$KC_DB
+    if [ "$KC_DB" = postgres ]; then
+      pg=$(find /usr/lib/postgresql -maxdepth 3 -name postgres -type f | sort -V | tail -n1)
+      db="PostgreSQL $("$pg" --version | sed 's/^postgres (PostgreSQL) //') (Debian, keycloak/pg-start.sh)"
+    fi
+    echo "Keycloak: $(cat keycloak/VERSION 2>/dev/null) (KC_VERSION=${KC_VERSION:-default}), $db, --features=scim-api"
     java_home=$(. keycloak/env.sh && kc_pick_java)
     echo "JDK: $("${java_home:+$java_home/bin/}java" -version 2>&1 | head -n1)"
     echo "kc-scim: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src tools Cargo.toml Cargo.lock || echo '+uncommitted'), release build"
-    echo "Command: scripts/bench.sh $mode (seed=$seed${sync:+ sync=$sync groups=$groups list=$list conc=$conc})"
+    echo "Command: ${BENCH_DB:+BENCH_DB=$BENCH_DB }scripts/bench.sh $mode (seed=$seed${sync:+ sync=$sync groups=$groups list=$list conc=$conc})"
     echo
   } >"$report"
 }
@@ -122,7 +140,7 @@ status=0
 "$driver" run --kc-url "$kc_url" --scim-url "http://127.0.0.1:$scim_port" \
   --realm-a bench-a --realm-b bench-b --token-a "$token" --sidecar-pid "$sidecar" \
   --seeded "$seed" --sync "$sync" --groups "$groups" --list "$list" --concurrency "$conc" \
-  --phase-secs "${BENCH_PHASE_SECS:-60}" \
+  --phase-secs "${BENCH_PHASE_SECS:-60}" --cpu-requests "${BENCH_CPU:-300}" \
   --out "$report.part" || status=$?
 cat "$report.part" >>"$report" && rm -f "$report.part"
 echo "report: $report ($(($(date +%s) - t0))s in all)" >&2

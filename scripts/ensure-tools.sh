@@ -10,6 +10,10 @@
 #                   drive a headless Chromium over WebDriver
 #                   (tests/common/browser.rs); the fonts (only recommended by
 #                   chromium) make its screenshots readable
+#   postgresql      keycloak/pg-start.sh: Keycloak on PostgreSQL (KC_DB=postgres)
+#                   for the PostgreSQL bench and reliability runs
+#   acl             keycloak/pg-start.sh as root: lets the postgres user reach
+#                   its data directory under ~/.cache/kc-scim (traverse only)
 # Quick and silent when everything is there; uses sudo when not root.
 set -euo pipefail
 missing=()
@@ -19,6 +23,8 @@ command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
 [ -d /usr/share/fonts/truetype/liberation ] || missing+=(fonts-liberation)
+compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null || missing+=(postgresql)
+command -v setfacl >/dev/null 2>&1 || missing+=(acl)
 [ "${#missing[@]}" -eq 0 ] && exit 0
 if ! command -v apt-get >/dev/null 2>&1; then
   echo "ensure-tools: missing ${missing[*]} and no apt-get here; install them by hand" >&2
@@ -28,8 +34,9 @@ sudo=()
 [ "$(id -u)" -eq 0 ] || sudo=(sudo)
 echo "ensure-tools: installing ${missing[*]} from Debian" >&2
 "${sudo[@]}" apt-get update -qq >&2
-# Tests run their own nginx: keep the package scripts from starting the
-# system one (a policy-rc.d that denies every start, only for this install).
+# Tests run their own nginx and PostgreSQL: keep the package scripts from
+# starting the system ones (a policy-rc.d that denies every start, only for
+# this install).
 policy=/usr/sbin/policy-rc.d
 own_policy=false
 if [ ! -e "$policy" ]; then

@@ -749,3 +749,52 @@ async fn a_request_naming_more_members_than_the_cap_is_refused_before_any_call()
     );
     assert_eq!(app.kc_calls(), before, "no call for the members");
 }
+
+/// Member adds and removes of different users to one group run side by side
+/// (no group write lock for them): every change lands, nothing is lost or
+/// doubled, and each costs the group read, the admin-role check and its
+/// one membership call.
+#[tokio::test]
+async fn concurrent_member_changes_of_one_group_all_land() {
+    let app = common::spawn_app_with("gconc", LONG_CACHE).await;
+    let gid = group(&app, "Concurrent").await;
+    let mut users = Vec::new();
+    for i in 0..12 {
+        users.push(user(&app, &format!("c{i}")).await);
+    }
+    let add = |uid: String| {
+        let app = &app;
+        let path = format!("/Groups/{gid}");
+        async move {
+            let ops = json!([{"op": "Add", "path": "members", "value": [{"value": uid}]}]);
+            app.patch(&path, &patch_ops(&ops)).await
+        }
+    };
+    let before = app.kc_calls();
+    let replies = futures::future::join_all(users.iter().cloned().map(add)).await;
+    let calls = app.kc_calls() - before;
+    for reply in &replies {
+        assert!(reply.status == 204 || reply.status == 200, "{}", reply.body);
+    }
+    assert_members(&app, &gid, &users.iter().collect::<Vec<_>>()).await;
+    assert!(
+        calls <= 3 * users.len() as u64,
+        "{calls} calls for {} adds",
+        users.len()
+    );
+
+    let (gone, kept) = users.split_at(6);
+    let remove = |uid: String| {
+        let app = &app;
+        let path = format!("/Groups/{gid}");
+        async move {
+            let ops = json!([{"op": "Remove", "path": format!("members[value eq \"{uid}\"]")}]);
+            app.patch(&path, &patch_ops(&ops)).await
+        }
+    };
+    let replies = futures::future::join_all(gone.iter().cloned().map(remove)).await;
+    for reply in &replies {
+        assert!(reply.status == 204 || reply.status == 200, "{}", reply.body);
+    }
+    assert_members(&app, &gid, &kept.iter().collect::<Vec<_>>()).await;
+}

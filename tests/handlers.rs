@@ -400,3 +400,82 @@ async fn a_filter_on_an_unknown_attribute_is_invalid_filter_naming_it() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["totalResults"], 0, "{body}");
 }
+
+/// The request span names the route from the path alone
+/// (`span::route_pattern`); the router must agree on every route, on paths
+/// next to them and on paths no route matches.
+#[actix_web::test]
+async fn the_span_route_of_a_path_is_the_pattern_the_router_matches() {
+    use actix_web::body::MessageBody;
+    use actix_web::dev::{ServiceRequest, ServiceResponse};
+    use actix_web::middleware::{from_fn, Next};
+
+    async fn router_pattern(
+        req: ServiceRequest,
+        next: Next<impl MessageBody>,
+    ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+        let pattern = req.match_pattern().unwrap_or_else(|| "-".to_owned());
+        let mut resp = next.call(req).await?;
+        if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&pattern) {
+            resp.headers_mut().insert(
+                actix_web::http::header::HeaderName::from_static("x-pattern"),
+                value,
+            );
+        }
+        Ok(resp)
+    }
+
+    let (data, _) = state();
+    let app = test::init_service(
+        App::new()
+            .wrap(from_fn(router_pattern))
+            .configure(|cfg| http::configure(cfg, data.clone())),
+    )
+    .await;
+    let paths = [
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/metrics/x",
+        "/",
+        "/realms",
+        "/realms/acme",
+        "/realms/acme/scim",
+        "/realms/acme/scim/v2",
+        "/realms/acme/scim/v2/",
+        "/realms/acme/scim/v2x/Users",
+        "/realms//scim/v2/Users",
+        "/realms/acme/scim/v2/ServiceProviderConfig",
+        "/realms/acme/scim/v2/ServiceProviderConfig/x",
+        "/realms/acme/scim/v2/ResourceTypes",
+        "/realms/acme/scim/v2/ResourceTypes/User",
+        "/realms/acme/scim/v2/ResourceTypes/User/x",
+        "/realms/acme/scim/v2/Schemas",
+        "/realms/acme/scim/v2/Schemas/urn:ietf:params:scim:schemas:core:2.0:User",
+        "/realms/acme/scim/v2/.search",
+        "/realms/acme/scim/v2/Users",
+        "/realms/acme/scim/v2/Users/",
+        "/realms/acme/scim/v2/Users/.search",
+        "/realms/acme/scim/v2/Users/u-1",
+        "/realms/acme/scim/v2/Users/u-1/x",
+        "/realms/acme/scim/v2/Groups",
+        "/realms/acme/scim/v2/Groups/.search",
+        "/realms/acme/scim/v2/Groups/g-1",
+        "/realms/acme/scim/v2/Nope",
+        "/realms/acme/scim/v2/Nope/x",
+    ];
+    for path in paths {
+        let resp = test::call_service(&app, test::TestRequest::get().uri(path).to_request()).await;
+        let router = resp
+            .headers()
+            .get("x-pattern")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("-")
+            .to_owned();
+        assert_eq!(
+            http::span::route_pattern(path).unwrap_or("-"),
+            router,
+            "{path}"
+        );
+    }
+}

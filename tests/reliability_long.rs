@@ -1,8 +1,11 @@
 //! Keycloak killed (SIGKILL) under a create / patch load, then restarted on
-//! the same database. Part of `make reliability` (the `long-tests` feature):
-//! it starts its own Keycloak twice, which takes minutes.
+//! the same database: once on Keycloak's H2 file database and once on a
+//! PostgreSQL from Debian's packages (keycloak/pg-start.sh). Part of `make
+//! reliability` (the `long-tests` feature): each test starts its own
+//! Keycloak twice, which takes minutes.
 //!
-//! What must hold: the sidecar never panics and stays up; every request that
+//! What must hold: every user whose create was answered 201 exists after the
+//! restart, before any retry; the sidecar never panics and stays up; every request that
 //! fails is a SCIM 503 (or 429) with `Retry-After`; writes succeed again
 //! within seconds of Keycloak being ready; and after Entra-style retries of
 //! the failed requests (a retried create answered 409 counts as created, and
@@ -38,41 +41,71 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// A Keycloak of this test: dev mode, an H2 file database in a temp dir.
+/// The database of a test's Keycloak.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Db {
+    /// Keycloak's embedded H2, as a file in the test's temp dir.
+    H2File,
+    /// A PostgreSQL from Debian's packages (keycloak/pg-start.sh) with its
+    /// data directory in the test's temp dir.
+    Postgres,
+}
+
+/// A Keycloak of this test: dev mode, its database in a temp dir.
 struct OwnKeycloak {
     port: u16,
     mgmt_port: u16,
+    pg_port: u16,
+    db: Db,
     dir: PathBuf,
 }
 
 impl OwnKeycloak {
-    fn new() -> Self {
+    fn new(db: Db) -> Self {
         let dir =
             std::env::temp_dir().join(format!("kcscim-long-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(dir.join("run")).expect("temp dir");
+        // KC_LONG_PORTS=<http>,<management>,<postgres> pins the ports (a
+        // shared machine); else free ones.
+        let pinned: Vec<u16> = std::env::var("KC_LONG_PORTS")
+            .unwrap_or_default()
+            .split(',')
+            .filter_map(|p| p.trim().parse().ok())
+            .collect();
+        let port = |i: usize| pinned.get(i).copied().unwrap_or_else(free_port);
         Self {
-            port: free_port(),
-            mgmt_port: free_port(),
+            port: port(0),
+            mgmt_port: port(1),
+            pg_port: port(2),
+            db,
             dir,
         }
     }
 
     fn script(&self, name: &str) -> Command {
         let mut cmd = Command::new(format!("{}/keycloak/{name}", env!("CARGO_MANIFEST_DIR")));
-        // Written after every commit (WRITE_DELAY=0), so a SIGKILL loses
-        // nothing Keycloak acknowledged.
-        let db_url = format!(
-            "jdbc:h2:file:{}/h2/keycloakdb;NON_KEYWORDS=VALUE;WRITE_DELAY=0",
-            self.dir.display()
-        );
         cmd.env("KC_PORT", self.port.to_string())
             .env("KC_MGMT_PORT", self.mgmt_port.to_string())
             .env("KC_RUN_DIR", self.dir.join("run"))
-            .env("KC_DB", "dev-file")
-            .env("KC_DB_URL", db_url)
             .env("KC_ADMIN_USER", "admin")
             .env("KC_ADMIN_PASSWORD", "admin")
             .env("KC_START_TIMEOUT", "300");
+        match self.db {
+            Db::H2File => {
+                // Written after every commit (WRITE_DELAY=0), so a SIGKILL
+                // loses nothing Keycloak acknowledged.
+                let db_url = format!(
+                    "jdbc:h2:file:{}/h2/keycloakdb;NON_KEYWORDS=VALUE;WRITE_DELAY=0",
+                    self.dir.display()
+                );
+                cmd.env("KC_DB", "dev-file").env("KC_DB_URL", db_url);
+            }
+            Db::Postgres => {
+                cmd.env("KC_DB", "postgres")
+                    .env("KC_PG_PORT", self.pg_port.to_string())
+                    .env("KC_PG_DIR", self.dir.join("pg"));
+            }
+        }
         cmd
     }
 
@@ -135,6 +168,9 @@ impl OwnKeycloak {
 impl Drop for OwnKeycloak {
     fn drop(&mut self) {
         let _ = self.script("stop.sh").output();
+        if self.db == Db::Postgres {
+            let _ = self.script("pg-stop.sh").output();
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -335,7 +371,18 @@ impl Load {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keycloak_killed_under_load_then_restarted_loses_and_duplicates_nothing() {
-    let kc_proc = Arc::new(OwnKeycloak::new());
+    killed_under_load(Db::H2File).await;
+}
+
+/// The same on PostgreSQL, the database production runs on: a SIGKILL of
+/// Keycloak must lose no user whose create was answered 201.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keycloak_on_postgresql_killed_under_load_loses_no_acknowledged_create() {
+    killed_under_load(Db::Postgres).await;
+}
+
+async fn killed_under_load(db: Db) {
+    let kc_proc = Arc::new(OwnKeycloak::new(db));
     {
         let kc_proc = kc_proc.clone();
         tokio::task::spawn_blocking(move || kc_proc.start())
@@ -429,8 +476,32 @@ async fn keycloak_killed_under_load_then_restarted_loses_and_duplicates_nothing(
         first_success - ready_at
     );
 
-    // Entra's retries of everything that failed.
+    // Before any retry: every create answered 201 survived the SIGKILL.
     let intents = load.intents.lock().expect("lock").clone();
+    let kc = kc_proc.admin();
+    let mut acknowledged = 0;
+    let mut lost = Vec::new();
+    for (n, intent) in intents.iter().enumerate() {
+        let Some(id) = &intent.id else { continue };
+        acknowledged += 1;
+        match kc.get_user(&realm, id).await {
+            Ok(Some(_)) => {}
+            Ok(None) => lost.push(format!("{} ({id})", user_name(n))),
+            Err(e) => lost.push(format!("{} ({id}): {e}", user_name(n))),
+        }
+    }
+    eprintln!(
+        "{db:?}: {acknowledged} creates answered 201, {} of them gone after the restart",
+        lost.len()
+    );
+    assert!(
+        lost.is_empty(),
+        "{db:?}: {} of {acknowledged} users answered 201 are gone after the restart: {}",
+        lost.len(),
+        lost.join(", ")
+    );
+
+    // Entra's retries of everything that failed.
     let mut retry_errors = Vec::new();
     for (n, intent) in intents.iter().enumerate() {
         if intent.id.is_none() || !intent.patched {

@@ -52,56 +52,85 @@ pub struct AppState {
 
 /// Mounts every route. Tests build the same app with this function; the
 /// composition root wraps it in [`request_logger`] and [`echo_request_id`].
+///
+/// One resource per path, its methods as routes and the 405 answer last:
+/// the router matches a request's path once per resource, so a route per
+/// method would run each dynamic path's regex once per method.
 pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
+    use discovery::not_allowed;
     cfg.app_data(state)
         .route("/healthz", web::get().to(discovery::healthz))
         .route("/readyz", web::get().to(discovery::readyz))
         .route("/metrics", web::get().to(metrics::render))
         .service(
             web::scope("/realms/{realm}/scim/v2")
-                .route(
-                    "/ServiceProviderConfig",
-                    web::get().to(discovery::service_provider_config),
+                .service(
+                    web::resource("/ServiceProviderConfig")
+                        .route(web::get().to(discovery::service_provider_config))
+                        .route(not_allowed("GET")),
                 )
-                .route("/ServiceProviderConfig", discovery::not_allowed("GET"))
-                .route("/ResourceTypes", web::get().to(discovery::resource_types))
-                .route("/ResourceTypes", discovery::not_allowed("GET"))
-                .route(
-                    "/ResourceTypes/{name}",
-                    web::get().to(discovery::resource_type),
+                .service(
+                    web::resource("/ResourceTypes")
+                        .route(web::get().to(discovery::resource_types))
+                        .route(not_allowed("GET")),
                 )
-                .route("/ResourceTypes/{name}", discovery::not_allowed("GET"))
-                .route("/Schemas", web::get().to(discovery::schemas))
-                .route("/Schemas", discovery::not_allowed("GET"))
-                .route("/Schemas/{id}", web::get().to(discovery::schema))
-                .route("/Schemas/{id}", discovery::not_allowed("GET"))
-                .route("/.search", web::post().to(search::search))
-                .route("/.search", discovery::not_allowed("POST"))
-                .route("/Users", web::get().to(users::list))
-                .route("/Users", web::post().to(users::create))
-                .route("/Users", discovery::not_allowed("GET, POST"))
-                .route("/Users/.search", web::post().to(users::search))
-                .route("/Users/.search", discovery::not_allowed("POST"))
-                .route("/Users/{id}", web::get().to(users::get))
-                .route("/Users/{id}", web::put().to(users::replace))
-                .route("/Users/{id}", web::patch().to(users::patch))
-                .route("/Users/{id}", web::delete().to(users::delete))
-                .route(
-                    "/Users/{id}",
-                    discovery::not_allowed("GET, PUT, PATCH, DELETE"),
+                .service(
+                    web::resource("/ResourceTypes/{name}")
+                        .route(web::get().to(discovery::resource_type))
+                        .route(not_allowed("GET")),
                 )
-                .route("/Groups", web::get().to(groups::list))
-                .route("/Groups", web::post().to(groups::create))
-                .route("/Groups", discovery::not_allowed("GET, POST"))
-                .route("/Groups/.search", web::post().to(groups::search))
-                .route("/Groups/.search", discovery::not_allowed("POST"))
-                .route("/Groups/{id}", web::get().to(groups::get))
-                .route("/Groups/{id}", web::put().to(groups::replace))
-                .route("/Groups/{id}", web::patch().to(groups::patch))
-                .route("/Groups/{id}", web::delete().to(groups::delete))
-                .route(
-                    "/Groups/{id}",
-                    discovery::not_allowed("GET, PUT, PATCH, DELETE"),
+                .service(
+                    web::resource("/Schemas")
+                        .route(web::get().to(discovery::schemas))
+                        .route(not_allowed("GET")),
+                )
+                .service(
+                    web::resource("/Schemas/{id}")
+                        .route(web::get().to(discovery::schema))
+                        .route(not_allowed("GET")),
+                )
+                .service(
+                    web::resource("/.search")
+                        .route(web::post().to(search::search))
+                        .route(not_allowed("POST")),
+                )
+                .service(
+                    web::resource("/Users")
+                        .route(web::get().to(users::list))
+                        .route(web::post().to(users::create))
+                        .route(not_allowed("GET, POST")),
+                )
+                .service(
+                    web::resource("/Users/.search")
+                        .route(web::post().to(users::search))
+                        .route(not_allowed("POST")),
+                )
+                .service(
+                    web::resource("/Users/{id}")
+                        .route(web::get().to(users::get))
+                        .route(web::put().to(users::replace))
+                        .route(web::patch().to(users::patch))
+                        .route(web::delete().to(users::delete))
+                        .route(not_allowed("GET, PUT, PATCH, DELETE")),
+                )
+                .service(
+                    web::resource("/Groups")
+                        .route(web::get().to(groups::list))
+                        .route(web::post().to(groups::create))
+                        .route(not_allowed("GET, POST")),
+                )
+                .service(
+                    web::resource("/Groups/.search")
+                        .route(web::post().to(groups::search))
+                        .route(not_allowed("POST")),
+                )
+                .service(
+                    web::resource("/Groups/{id}")
+                        .route(web::get().to(groups::get))
+                        .route(web::put().to(groups::replace))
+                        .route(web::patch().to(groups::patch))
+                        .route(web::delete().to(groups::delete))
+                        .route(not_allowed("GET, PUT, PATCH, DELETE")),
                 )
                 .default_service(web::to(discovery::no_such_endpoint)),
         )

@@ -23,6 +23,8 @@ use crate::settings_store;
 
 /// Writes to one resource are serialized through one of these locks (by a
 /// hash of realm and id), so a read-modify-write never loses a concurrent one.
+/// A group PATCH that only adds and removes named members reads nothing it
+/// writes back and takes no lock (`serializes` in `mod.rs`).
 pub(super) const WRITE_STRIPES: usize = 64;
 
 /// The stripes, one lock each.
@@ -73,6 +75,25 @@ impl KcDirectory {
             m.backpressure_rejections.with_label_values(&[realm]).inc();
         }
         Err(DirectoryError::Busy { retry_after: 1 })
+    }
+
+    /// Up to `want` more slots of the realm's in-flight budget, only those
+    /// free right now (never waited for, so an operation that already holds
+    /// its slot cannot deadlock waiting for more): an operation that fans out
+    /// into independent Keycloak calls runs `1 + spare` of them at once, and
+    /// the realm's operations together stay within the budget.
+    pub(super) fn spare_slots(&self, realm: &str, want: usize) -> Vec<OwnedSemaphorePermit> {
+        let Some(semaphore) = self
+            .in_flight
+            .lock()
+            .ok()
+            .and_then(|map| map.get(realm).map(Arc::clone))
+        else {
+            return Vec::new();
+        };
+        (0..want)
+            .map_while(|_| Arc::clone(&semaphore).try_acquire_owned().ok())
+            .collect()
     }
 
     /// The realm's state and an in-flight slot.
@@ -163,5 +184,69 @@ impl KcDirectory {
         .await?;
         self.realms.forget(realm).await;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use crate::config::DeprovisionSettings;
+    use crate::directory::keycloak::{KcDirectory, KcDirectoryOptions, RealmRegistry};
+    use crate::keycloak::{AdminGrant, KcAdmin, KcAdminOptions};
+
+    fn directory(max_in_flight: usize) -> KcDirectory {
+        let kc = || {
+            KcAdmin::new(KcAdminOptions {
+                base_url: url::Url::parse("http://127.0.0.1:9").expect("url"),
+                admin_realm: "master".to_owned(),
+                grant: AdminGrant::Password {
+                    username: "admin".to_owned(),
+                    password: "admin".to_owned().into(),
+                },
+                timeout: Duration::from_secs(1),
+                connect_timeout: Duration::from_secs(1),
+            })
+            .expect("client")
+        };
+        KcDirectory::new(
+            kc(),
+            KcDirectoryOptions {
+                public_url: "http://127.0.0.1:9".to_owned(),
+                cache_ttl: Duration::from_secs(30),
+                max_scan: 100,
+                max_in_flight_per_realm: max_in_flight,
+                queue_wait: Duration::from_millis(10),
+                write_wait: Duration::from_millis(10),
+                deprovision: DeprovisionSettings::default(),
+                onboarding_lifespan: Duration::from_secs(60),
+            },
+            Arc::new(RealmRegistry::new(kc(), &[])),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_fan_out_takes_only_the_slots_the_realm_spares_right_now() {
+        let dir = directory(4);
+        let own = dir.admit("r").await.expect("a slot");
+        let spare = dir.spare_slots("r", 7);
+        assert_eq!(
+            spare.len(),
+            3,
+            "the budget is 4, one is the operation's own"
+        );
+        assert!(dir.spare_slots("r", 7).is_empty(), "nothing left to spare");
+        assert!(
+            dir.admit("r").await.is_err(),
+            "the budget holds for others too"
+        );
+        drop(spare);
+        assert_eq!(dir.spare_slots("r", 2).len(), 2, "at most what was asked");
+        assert!(
+            dir.spare_slots("other", 3).is_empty(),
+            "a realm not entered has none"
+        );
+        drop(own);
     }
 }

@@ -22,7 +22,8 @@ use crate::scim::{apply_patch, split_member_ops, Filter, MemberChange, PatchRequ
 
 /// Members are read and written this many at a time.
 pub(super) const MEMBER_PAGE: usize = 500;
-/// Concurrent Keycloak calls for one membership change.
+/// Most concurrent Keycloak calls for one membership change (fewer when the
+/// realm's in-flight budget spares fewer slots: `spare_slots`).
 pub(super) const MEMBER_CONCURRENCY: usize = 8;
 
 /// Whether SCIM may see `group`: a direct child of the configured parent, or
@@ -93,11 +94,14 @@ impl KcDirectory {
                 }
             })
             .collect();
-        stream::iter(checks)
-            .buffer_unordered(MEMBER_CONCURRENCY)
+        let spare = self.spare_slots(realm, MEMBER_CONCURRENCY - 1);
+        let checked = stream::iter(checks)
+            .buffer_unordered(1 + spare.len())
             .try_collect::<Vec<()>>()
             .await
-            .map(|_| ())
+            .map(|_| ());
+        drop(spare);
+        checked
     }
 
     /// Adds and removes members; idempotent in Keycloak, so a retry of a
@@ -127,10 +131,12 @@ impl KcDirectory {
                 }
             })
             .collect();
+        let spare = self.spare_slots(realm, MEMBER_CONCURRENCY - 1);
         let done = stream::iter(calls)
-            .buffer_unordered(MEMBER_CONCURRENCY)
+            .buffer_unordered(1 + spare.len())
             .collect::<Vec<_>>()
             .await;
+        drop(spare);
         let failed: Vec<KcError> = done.into_iter().filter_map(Result::err).collect();
         match failed.into_iter().next() {
             None => Ok(()),

@@ -5,7 +5,8 @@
 //! cached. Request paths make only the calls their operation needs: get 1,
 //! lookup 1, create 2, user patch / replace 3, user delete 2, group writes
 //! one more than their own calls (plus two per ancestor group and, for a
-//! delete, one per subgroup).
+//! delete, one per subgroup). A user write's read and its admin-role check
+//! go out together: two calls, one round trip of latency.
 //!
 //! This file is the orchestration: the options, the struct, and the
 //! `Directory` impl, each method admission → fetch → check → delegate. The
@@ -15,9 +16,10 @@
 //! admin-role check), `users` and `groups`.
 //!
 //! Invariant: every operation first enters the realm (state, then an
-//! in-flight slot) and every write holds its resource's stripe; the
-//! Keycloak calls of an operation are made in the same order whatever file
-//! holds them.
+//! in-flight slot) and every write that reads what it writes back holds its
+//! resource's stripe (member adds and removes of a group read nothing back
+//! and commute, so they hold none); the Keycloak calls of an operation are
+//! made in the same order whatever file holds them.
 
 mod admission;
 mod cache;
@@ -50,7 +52,7 @@ use crate::keycloak::{KcAdmin, KcError};
 use crate::mapping::ownership::email_verified_after;
 use crate::mapping::user::now_rfc3339;
 use crate::realm::RealmName;
-use crate::scim::{apply_patch, PatchRequest};
+use crate::scim::{apply_patch, split_member_ops, PatchRequest};
 
 /// Tuning of the Keycloak directory.
 #[derive(Debug, Clone)]
@@ -84,6 +86,16 @@ pub struct KcDirectory {
     breakers: std::sync::Mutex<HashMap<String, Window>>,
     realms: Cache<RealmState>,
     service_accounts: Cache<ServiceAccounts>,
+}
+
+/// Whether a group PATCH must hold the group's write lock: anything but
+/// adding and removing named members reads state it then writes (the member
+/// list, the name, the version). Member adds and removes are single
+/// Keycloak calls that commute, so concurrent ones (Entra syncing a large
+/// group) run side by side.
+fn serializes(patch: &PatchRequest, if_match: Option<&str>) -> bool {
+    let (delta, rest) = split_member_ops(&patch.operations);
+    if_match.is_some() || !rest.is_empty() || !delta.is_commutative()
 }
 
 fn kc_err(what: &str) -> impl Fn(KcError) -> DirectoryError + '_ {
@@ -267,7 +279,11 @@ impl Directory for KcDirectory {
         if_match: Option<&str>,
     ) -> Result<(), DirectoryError> {
         let (state, _permit) = self.enter(realm).await?;
-        let _serial = self.write_lock(realm, id).await?;
+        let _serial = if serializes(patch, if_match) {
+            Some(self.write_lock(realm, id).await?)
+        } else {
+            None
+        };
         let existing = self.fetch_group(realm, &state, id).await?;
         check_group_version(&existing, if_match)?;
         self.apply_group_patch(realm, &state, id, &existing, patch)
@@ -302,5 +318,71 @@ impl Directory for KcDirectory {
 
     async fn refresh_realm(&self, realm: &RealmName) {
         self.realms.forget(realm).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::serializes;
+    use crate::scim::parse_patch_request;
+
+    #[test]
+    fn only_adds_and_removes_of_named_members_skip_the_group_write_lock() {
+        let uid = "6f1c2a9e-5b7d-4c1e-9a3f-0e2d6b8c7a10";
+        let table = [
+            (
+                json!([{"op": "Add", "path": "members", "value": [{"value": uid}]}]),
+                None,
+                false,
+            ),
+            (
+                json!([{"op": "Remove", "path": format!("members[value eq \"{uid}\"]")}]),
+                None,
+                false,
+            ),
+            (
+                json!([{"op": "Remove", "path": "members", "value": [{"value": uid}]}]),
+                None,
+                false,
+            ),
+            (
+                json!([{"op": "Add", "path": "members", "value": [{"value": uid}]}]),
+                Some("W/\"1\""),
+                true,
+            ),
+            (json!([{"op": "Remove", "path": "members"}]), None, true),
+            (
+                json!([{"op": "Replace", "path": "members", "value": [{"value": uid}]}]),
+                None,
+                true,
+            ),
+            (
+                json!([{"op": "Replace", "path": "displayName", "value": "x"}]),
+                None,
+                true,
+            ),
+            (
+                json!([
+                    {"op": "Add", "path": "members", "value": [{"value": uid}]},
+                    {"op": "Replace", "path": "displayName", "value": "x"}
+                ]),
+                None,
+                true,
+            ),
+        ];
+        for (ops, if_match, want) in table {
+            let body = json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": ops
+            });
+            let patch = parse_patch_request(&body).expect("a valid PATCH");
+            assert_eq!(
+                serializes(&patch, if_match),
+                want,
+                "{body} if-match {if_match:?}"
+            );
+        }
     }
 }

@@ -84,8 +84,15 @@ impl KcDirectory {
     ) -> Result<Value, DirectoryError> {
         let (state, _permit) = self.enter(realm).await?;
         let _serial = self.write_lock(realm, id).await?;
-        let existing = self.fetch_user(realm, id).await?;
-        self.ensure_writable(realm, id, "change it").await?;
+        // The read and the admin-role check do not depend on each other:
+        // both at once cost one round trip of latency, not two. Their
+        // errors count in this order (an unknown id is 404 first).
+        let (existing, writable) = futures::join!(
+            self.fetch_user(realm, id),
+            self.ensure_writable(realm, id, "change it")
+        );
+        let existing = existing?;
+        writable?;
         self.ensure_owned(realm, &state.view.settings, &existing)
             .await?;
         let current = state
@@ -323,9 +330,14 @@ impl KcDirectory {
         if id.is_empty() || id.len() > 64 {
             return Err(DirectoryError::NotFound(format!("User {id} not found")));
         }
-        self.ensure_writable(realm, id, "delete it").await?;
-        // The ownership check needs the user: one read per delete.
-        let existing = self.fetch_user(realm, id).await?;
+        // The ownership check needs the user: one read per delete, made at
+        // the same time as the admin-role check (errors in this order).
+        let (writable, existing) = futures::join!(
+            self.ensure_writable(realm, id, "delete it"),
+            self.fetch_user(realm, id)
+        );
+        writable?;
+        let existing = existing?;
         self.ensure_owned(realm, &state.view.settings, &existing)
             .await?;
         if if_match.is_some() {

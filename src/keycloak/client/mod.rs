@@ -1,9 +1,10 @@
 //! `KcAdmin`: one hardened outbound HTTP client (timeouts, no redirects, a
-//! user agent, pooled connections) plus the admin token, the request plumbing
-//! every Admin REST call goes through, and [`CallStats`], which tests use to
-//! hold the per-operation call budget. The typed calls live in one file per
-//! Admin API section (`realms`, `clients`, `users`, `groups`, `roles`), each
-//! building its paths with one helper on top of [`realm_path`].
+//! user agent, pooled connections, one pool per calling thread) plus the
+//! admin token, the request plumbing every Admin REST call goes through, and
+//! [`CallStats`], which tests use to hold the per-operation call budget. The
+//! typed calls live in one file per Admin API section (`realms`, `clients`,
+//! `users`, `groups`, `roles`), each building its paths with one helper on
+//! top of [`realm_path`].
 //!
 //! Invariant: every Admin API call goes through `KcAdmin::call` (counted,
 //! timed, retried once on a 401, `.`/`..`/empty segments refused), and this
@@ -84,7 +85,7 @@ pub struct KcAdmin {
 }
 
 struct Inner {
-    http: reqwest::Client,
+    http: ThreadPools,
     base: url::Url,
     tokens: TokenSource,
     stats: Arc<CallStats>,
@@ -101,7 +102,7 @@ impl KcAdmin {
             timeout,
             connect_timeout,
         } = options;
-        let http = outbound_client(timeout, connect_timeout)
+        let http = ThreadPools::new(timeout, connect_timeout)
             .map_err(|e| KcError::Protocol(format!("HTTP client: {e}")))?;
         let stats = Arc::new(CallStats::default());
         let tokens = TokenSource::new(
@@ -141,7 +142,8 @@ impl KcAdmin {
 
     /// Ensures an admin token can be had now (fetches one when none is cached).
     pub async fn check_token(&self) -> Result<(), KcError> {
-        self.inner.tokens.get(&self.inner.http).await.map(|_| ())
+        let http = self.inner.http.client();
+        self.inner.tokens.get(&http).await.map(|_| ())
     }
 
     /// Forgets the cached admin token (permissions changed, e.g. a new realm).
@@ -176,17 +178,16 @@ impl KcAdmin {
             return Err(KcError::NotFound(what));
         }
         let url = self.url(segments);
+        let http = self.inner.http.client();
         let mut retried = false;
         loop {
-            let token = self.inner.tokens.get(&self.inner.http).await?;
+            let token = self.inner.tokens.get(&http).await?;
             let stats = &self.inner.stats;
             stats.calls.fetch_add(1, Ordering::Relaxed);
             if method != Method::GET {
                 stats.writes.fetch_add(1, Ordering::Relaxed);
             }
-            let mut request = self
-                .inner
-                .http
+            let mut request = http
                 .request(method.clone(), url.clone())
                 .bearer_auth(token.secret.expose_secret())
                 .query(query);
@@ -307,6 +308,58 @@ impl KcAdmin {
         query: &[(&str, String)],
     ) -> Result<Value, KcError> {
         self.get_json(&realm_path(realm, path), query).await
+    }
+}
+
+/// Most threads that get a connection pool of their own; calls from any
+/// further thread share one pool.
+const MAX_THREAD_POOLS: usize = 64;
+
+/// The outbound client, one per calling thread (all built by
+/// [`outbound_client`], so all equally hardened). hyper drives a connection
+/// on the runtime of the thread that opened it: with one pool for every
+/// thread, a call from an actix worker went out on a connection driven by
+/// another thread, and every call paid two cross-thread wake-ups (an
+/// eventfd write, a futex) and the context switches behind them, more CPU
+/// than the call's own work when profiled. With a pool per thread, a worker
+/// sends and reads on connections it drives itself.
+struct ThreadPools {
+    timeout: Duration,
+    connect_timeout: Duration,
+    shared: reqwest::Client,
+    by_thread: std::sync::Mutex<std::collections::HashMap<std::thread::ThreadId, reqwest::Client>>,
+}
+
+impl ThreadPools {
+    fn new(timeout: Duration, connect_timeout: Duration) -> Result<Self, reqwest::Error> {
+        Ok(Self {
+            timeout,
+            connect_timeout,
+            shared: outbound_client(timeout, connect_timeout)?,
+            by_thread: std::sync::Mutex::new(std::collections::HashMap::new()),
+        })
+    }
+
+    /// The calling thread's client (built on its first call), or the shared
+    /// one past [`MAX_THREAD_POOLS`] threads.
+    fn client(&self) -> reqwest::Client {
+        let Ok(mut by_thread) = self.by_thread.lock() else {
+            return self.shared.clone();
+        };
+        let id = std::thread::current().id();
+        if let Some(client) = by_thread.get(&id) {
+            return client.clone();
+        }
+        if by_thread.len() >= MAX_THREAD_POOLS {
+            return self.shared.clone();
+        }
+        match outbound_client(self.timeout, self.connect_timeout) {
+            Ok(client) => {
+                by_thread.insert(id, client.clone());
+                client
+            }
+            Err(_) => self.shared.clone(),
+        }
     }
 }
 

@@ -86,6 +86,7 @@ impl KcAdmin {
         let response = self
             .inner
             .http
+            .client()
             .post(url.clone())
             .form(form)
             .send()

@@ -38,6 +38,14 @@ impl MemberDelta {
         self.replace.is_none() && self.add.is_empty() && self.remove.is_empty() && !self.remove_all
     }
 
+    /// Whether the delta only adds and removes named members: each one a
+    /// single idempotent call that commutes with any other such call, so
+    /// it needs neither the current member list nor an order among writers.
+    #[must_use]
+    pub fn is_commutative(&self) -> bool {
+        self.replace.is_none() && !self.remove_all
+    }
+
     fn add_ids(&mut self, ids: Vec<String>) {
         for id in ids {
             self.remove.retain(|r| r != &id);

@@ -114,6 +114,11 @@ pub(crate) struct RunArgs {
     /// Keycloak calls.
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub(crate) calibrate: usize,
+    /// Requests of each kind (get, lookup, PATCH) sent one at a time to
+    /// kc-scim to measure its CPU time per request (0: not measured; needs
+    /// `--sidecar-pid`).
+    #[arg(long, value_name = "N", default_value_t = 300)]
+    pub(crate) cpu_requests: usize,
     /// Also write the report to this file.
     #[arg(long, value_name = "FILE")]
     pub(crate) out: Option<PathBuf>,
@@ -248,9 +253,10 @@ mod tests {
                 run.groups,
                 run.list,
                 run.phase_secs,
-                run.calibrate
+                run.calibrate,
+                run.cpu_requests
             ),
-            (10_000, 200, 200, 200, 90, 20)
+            (10_000, 200, 200, 200, 90, 20, 300)
         );
         assert_eq!(run.concurrency, ConcurrencyLevels(vec![1, 8, 32]));
         assert_eq!(run.sidecar_pid, None);

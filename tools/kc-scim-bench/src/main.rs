@@ -26,6 +26,7 @@
 
 mod args;
 mod calibrate;
+mod cpu;
 mod phases;
 mod report;
 mod run;

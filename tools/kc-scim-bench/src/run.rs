@@ -80,6 +80,17 @@ pub(crate) async fn run(args: &RunArgs) -> anyhow::Result<bool> {
         }
     };
 
+    let cpu = match pid.filter(|_| args.cpu_requests > 0) {
+        Some(pid) => match crate::cpu::per_request(&ctx, pid, args.cpu_requests, &run_id).await {
+            Ok(section) => section,
+            Err(e) => {
+                eprintln!("CPU-per-request run failed: {e:#}");
+                String::new()
+            }
+        },
+        None => String::new(),
+    };
+
     let mut rows: Vec<Row> = Vec::new();
     let mut resources: Vec<String> = Vec::new();
     let mut rng = Lcg(0x9e37_79b9_7f4a_7c15);
@@ -182,7 +193,7 @@ pub(crate) async fn run(args: &RunArgs) -> anyhow::Result<bool> {
         }
     }
 
-    let report = render(&rows, &resources, &calls, t_start.elapsed());
+    let report = render(&rows, &resources, &calls, t_start.elapsed()) + &cpu;
     println!("{report}");
     if let Some(out) = &args.out {
         std::fs::write(out, &report)
