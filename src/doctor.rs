@@ -350,17 +350,39 @@ async fn check_passkey_sign_in(
             bound.unwrap_or("(none)")
         ))
     };
-    list.record(ITEM_PASSKEY_FLOW, flow);
+    list.record(
+        ITEM_PASSKEY_FLOW,
+        passkey_requirement(flow, scim.onboarding),
+    );
     let action = match kc.required_action(realm, REGISTER_PASSKEY_ACTION).await {
         Ok(Some(a)) if a.get("enabled").and_then(Value::as_bool) == Some(true) => Ok(None),
         Ok(_) => Err(format!("{REGISTER_PASSKEY_ACTION} is not enabled: {fix}")),
         Err(e) => Err(e.to_string()),
     };
-    list.record(ITEM_REGISTER_ACTION, action);
+    list.record(
+        ITEM_REGISTER_ACTION,
+        passkey_requirement(action, scim.onboarding),
+    );
     list.record(
         ITEM_SMTP,
         smtp_result(&representation, scim.onboarding, realm),
     );
+}
+
+/// A passkey check's verdict for the realm's onboarding: a realm that emails
+/// passkey links (`onboarding email`) needs the flow and the action, so a
+/// miss fails; one that does not may sign users in another way (an identity
+/// provider, say), so a miss is reported, not failed.
+fn passkey_requirement(
+    found: Result<Option<String>, String>,
+    onboarding: Onboarding,
+) -> Result<Option<String>, String> {
+    match (found, onboarding) {
+        (Err(why), Onboarding::None) => Ok(Some(format!(
+            "not required while onboarding is none, but users without a password cannot sign in: {why}"
+        ))),
+        (other, _) => other,
+    }
 }
 
 /// Whether the realm can send the onboarding email.
@@ -595,6 +617,16 @@ async fn send_test_connection(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_missing_passkey_step_fails_only_when_onboarding_sends_email() {
+        let missing = || Err("the browser flow is \"browser\"".to_owned());
+        assert!(passkey_requirement(missing(), Onboarding::Email).is_err());
+        let noted = passkey_requirement(missing(), Onboarding::None).expect("reported, not failed");
+        assert!(noted.is_some_and(|n| n.contains("not required") && n.contains("\"browser\"")));
+        assert_eq!(passkey_requirement(Ok(None), Onboarding::Email), Ok(None));
+    }
+
     use super::*;
     use crate::mapping::StoredToken;
 
