@@ -18,7 +18,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
 use crate::bootstrap::tokens;
-use crate::bootstrap::{is_passkey_flow, FLOW_ALIAS, REGISTER_PASSKEY_ACTION};
+use crate::bootstrap::{
+    flow_shape, FlowShape, FLOW_ALIAS, PASSKEYS_SWITCH, REGISTER_PASSKEY_ACTION,
+};
 use crate::config::Settings;
 use crate::keycloak::{outbound_client, KcAdmin, KcClient};
 use crate::mapping::{
@@ -276,11 +278,18 @@ async fn check_passkey_sign_in(
     };
     let fix = format!("kc-scim bootstrap --realm {realm} --passwordless-flow");
     let bound = representation.get("browserFlow").and_then(Value::as_str);
+    let passkeys = representation.get(PASSKEYS_SWITCH).and_then(Value::as_bool) == Some(true);
     let flow = if bound == Some(FLOW_ALIAS) {
-        match kc.flow_executions(realm, FLOW_ALIAS).await {
-            Ok(executions) if is_passkey_flow(&executions) => Ok(None),
+        match flow_shape(kc, realm).await {
+            Ok(FlowShape::Current) if passkeys => Ok(None),
+            Ok(FlowShape::Current) => Err(format!(
+                "{PASSKEYS_SWITCH} is off: the sign-in page offers no passkey autofill or \"Sign in with Passkey\", only username then passkey; {fix}"
+            )),
+            Ok(FlowShape::Previous) => Err(format!(
+                "{FLOW_ALIAS} is bound in its earlier shape (the passkey button only, no username then passkey); {fix} updates it"
+            )),
             Ok(_) => Err(format!(
-                "{FLOW_ALIAS} is bound but differs from the passkey-only flow (a password step, or a changed requirement)"
+                "{FLOW_ALIAS} is bound but differs from the passkey-only flow (a password step, or a changed requirement or condition)"
             )),
             Err(e) => Err(e.to_string()),
         }
