@@ -361,7 +361,11 @@ async fn bootstrap_installs_binds_and_keeps_the_passkey_flow_only_when_asked() {
         FlowShape::Current,
         "{executions:?}"
     );
-    assert_eq!(bound[PASSKEYS_SWITCH], true, "passkeys switched on");
+    assert_eq!(
+        bound.get(PASSKEYS_SWITCH),
+        Some(&json!(true)),
+        "passkeys switched on"
+    );
     assert_eq!(
         bound["webAuthnPolicyPasswordlessRpEntityName"], "Acme sign-in",
         "the realm's policy kept"
@@ -382,6 +386,38 @@ async fn bootstrap_installs_binds_and_keeps_the_passkey_flow_only_when_asked() {
         after.contains("no SMTP server"),
         "doctor says SMTP is missing: {after}"
     );
+
+    // A condition an admin changed (true once a passkey was used: the
+    // typed user would get no passkey step) is not the passkey flow.
+    let condition = executions
+        .iter()
+        .find(|e| e["providerId"] == "conditional-credential")
+        .expect("condition");
+    let config_id = condition["authenticationConfig"]
+        .as_str()
+        .expect("configured");
+    let mut config = kc
+        .authenticator_config(&realm, config_id)
+        .await
+        .expect("config")
+        .expect("exists");
+    let original = config.clone();
+    config["config"]["included"] = json!("true");
+    kc.update_authenticator_config(&realm, &config)
+        .await
+        .expect("edit");
+    assert_eq!(
+        bootstrap::flow_shape(&kc, &realm).await.expect("shape"),
+        FlowShape::Customized
+    );
+    let changed_condition = doctor(&realm);
+    assert!(
+        changed_condition.contains("FAIL passkey browser flow bound"),
+        "{changed_condition}"
+    );
+    kc.update_authenticator_config(&realm, &original)
+        .await
+        .expect("restore");
 
     // A flow an admin changed is kept, reported, and not bound.
     let forms = executions

@@ -137,6 +137,23 @@ impl KcAdmin {
         .await
     }
 
+    /// Replaces an authenticator configuration (as `authenticator_config`
+    /// returned it), for tests that change what an admin could.
+    #[cfg(feature = "test-support")]
+    pub async fn update_authenticator_config(
+        &self,
+        realm: &str,
+        config: &Value,
+    ) -> Result<(), KcError> {
+        let id = config.get("id").and_then(Value::as_str).unwrap_or_default();
+        self.write(
+            Method::PUT,
+            &flows_path(realm, &["config", id]),
+            Some(config),
+        )
+        .await
+    }
+
     /// Removes an execution (by id) from its flow.
     pub async fn delete_flow_execution(&self, realm: &str, execution: &str) -> Result<(), KcError> {
         self.write::<Value>(
