@@ -4,7 +4,8 @@
 //! exactly one passkey assertion and no password field: passkey autofill,
 //! the username then that user's passkey, and "Sign in with Passkey" →
 //! the account console → `PATCH active "False"` (session gone, sign-in
-//! refused) → `PATCH active "True"` (sign-in works) → `DELETE` (refused).
+//! refused) → `PATCH active "True"` (sign-in works) → a second user, without
+//! a passkey, types the username and is refused → `DELETE` (refused).
 //! Headless Chromium from Debian through chromedriver (tests/common/browser.rs),
 //! a local SMTP sink, the test Keycloak reached as `localhost`. A screenshot
 //! of each step lands in `target/screenshots/passwordless/`.
@@ -286,6 +287,47 @@ async fn a_provisioned_user_signs_in_with_a_passkey_until_deprovisioned() {
     wait_signed_in(&browser, &app.realm, "Ada").await;
     browser.screenshot("08-enabled-again").await;
 
+    // Another provisioned user, no passkey yet: typing that username gets
+    // no passkey step, no offer to register one and no password field;
+    // Keycloak refuses ("credential setup required").
+    let other = app
+        .post(
+            "/Users",
+            &entra_user(
+                "Grace.Hopper@Contoso.example",
+                "grace.hopper@contoso.example",
+            ),
+        )
+        .await;
+    assert_eq!(other.status, 201, "{}", other.body);
+    sink.next(MAIL_WAIT)
+        .await
+        .expect("Grace's onboarding email");
+    browser.clear_cookies().await;
+    browser.goto(&account_url(&app.realm)).await;
+    browser
+        .fill(LOGIN_FORM_USERNAME, "grace.hopper@contoso.example")
+        .await;
+    browser.click("#kc-login").await;
+    browser
+        .wait_for_gone(
+            LOGIN_FORM_USERNAME,
+            "the answer for a user without a passkey",
+        )
+        .await;
+    assert_sign_in_refused(
+        &browser,
+        &app.realm,
+        "08b-no-passkey-refused",
+        "credential setup required",
+    )
+    .await;
+    assert!(
+        !browser.has("#kc-form-webauthn, #registerWebAuthn").await,
+        "neither a passkey prompt nor a registration for a user without a passkey"
+    );
+    assert_no_password_field(&browser, "the refusal").await;
+
     // Entra deletes the user: sessions end, sign-in is refused.
     let deleted = app.delete(&format!("/Users/{id}")).await;
     assert_eq!(deleted.status, 204, "{}", deleted.body);
@@ -331,6 +373,10 @@ async fn sign_out(browser: &Browser, realm: &str) {
         ))
         .await;
     browser.click("#kc-logout").await;
+    // The confirmation page has a header too: wait until it is gone.
+    browser
+        .wait_for_gone("#kc-logout-confirm", "the signed-out page")
+        .await;
     browser.wait_for("#kc-page-title, #kc-header").await;
     browser.clear_cookies().await;
 }
