@@ -207,9 +207,11 @@ pub struct BootstrapArgs {
     /// Also create a static bearer token (printed last, once).
     #[arg(long)]
     pub issue_token: bool,
-    /// Install the passkey-only browser flow and bind it as the realm's
-    /// browser flow (brute-force protection on). Without this flag the
-    /// realm's flows are never touched.
+    /// Install the passkey-only browser flow (a discoverable passkey, or the
+    /// username then that user's passkey; an earlier shape is updated) and
+    /// bind it as the realm's browser flow (brute-force protection and the
+    /// passkeys switch on). Without this flag the realm's flows are never
+    /// touched.
     #[arg(long)]
     pub passwordless_flow: bool,
 }

@@ -18,7 +18,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
 use crate::bootstrap::tokens;
-use crate::bootstrap::{is_passkey_flow, FLOW_ALIAS, REGISTER_PASSKEY_ACTION};
+use crate::bootstrap::{
+    flow_shape, FlowShape, FLOW_ALIAS, PASSKEYS_SWITCH, REGISTER_PASSKEY_ACTION,
+};
 use crate::config::Settings;
 use crate::keycloak::{outbound_client, KcAdmin, KcClient};
 use crate::mapping::{
@@ -336,11 +338,18 @@ async fn check_passkey_sign_in(
     };
     let fix = format!("kc-scim bootstrap --realm {realm} --passwordless-flow");
     let bound = representation.get("browserFlow").and_then(Value::as_str);
+    let passkeys = representation.get(PASSKEYS_SWITCH).and_then(Value::as_bool) == Some(true);
     let flow = if bound == Some(FLOW_ALIAS) {
-        match kc.flow_executions(realm, FLOW_ALIAS).await {
-            Ok(executions) if is_passkey_flow(&executions) => Ok(None),
+        match flow_shape(kc, realm).await {
+            Ok(FlowShape::Current) if passkeys => Ok(None),
+            Ok(FlowShape::Current) => Err(format!(
+                "{PASSKEYS_SWITCH} is off: the sign-in page offers no passkey autofill or \"Sign in with Passkey\", only username then passkey; {fix}"
+            )),
+            Ok(FlowShape::Previous) => Err(format!(
+                "{FLOW_ALIAS} is bound in its earlier shape (the passkey button only, no username then passkey); {fix} updates it"
+            )),
             Ok(_) => Err(format!(
-                "{FLOW_ALIAS} is bound but differs from the passkey-only flow (a password step, or a changed requirement)"
+                "{FLOW_ALIAS} is bound but differs from the passkey-only flow (a password step, or a changed requirement or condition)"
             )),
             Err(e) => Err(e.to_string()),
         }
@@ -350,38 +359,35 @@ async fn check_passkey_sign_in(
             bound.unwrap_or("(none)")
         ))
     };
-    list.record(
-        ITEM_PASSKEY_FLOW,
-        passkey_requirement(flow, scim.onboarding),
-    );
+    // A realm that binds the passkey flow or emails passkey links needs
+    // both; any other signs users in some other way.
+    let required = bound == Some(FLOW_ALIAS) || scim.onboarding == Onboarding::Email;
+    list.record(ITEM_PASSKEY_FLOW, passkey_requirement(flow, required));
     let action = match kc.required_action(realm, REGISTER_PASSKEY_ACTION).await {
         Ok(Some(a)) if a.get("enabled").and_then(Value::as_bool) == Some(true) => Ok(None),
         Ok(_) => Err(format!("{REGISTER_PASSKEY_ACTION} is not enabled: {fix}")),
         Err(e) => Err(e.to_string()),
     };
-    list.record(
-        ITEM_REGISTER_ACTION,
-        passkey_requirement(action, scim.onboarding),
-    );
+    list.record(ITEM_REGISTER_ACTION, passkey_requirement(action, required));
     list.record(
         ITEM_SMTP,
         smtp_result(&representation, scim.onboarding, realm),
     );
 }
 
-/// A passkey check's verdict for the realm's onboarding: a realm that emails
-/// passkey links (`onboarding email`) needs the flow and the action, so a
-/// miss fails; one that does not may sign users in another way (an identity
+/// A passkey check's verdict: a realm that binds the passkey flow or emails
+/// passkey links (`required`) needs the flow and the action, so a miss
+/// fails; any other realm may sign users in another way (an identity
 /// provider, say), so a miss is reported, not failed.
 fn passkey_requirement(
     found: Result<Option<String>, String>,
-    onboarding: Onboarding,
+    required: bool,
 ) -> Result<Option<String>, String> {
-    match (found, onboarding) {
-        (Err(why), Onboarding::None) => Ok(Some(format!(
-            "not required while onboarding is none, but users without a password cannot sign in: {why}"
+    match found {
+        Err(why) if !required => Ok(Some(format!(
+            "not required (the realm neither binds {FLOW_ALIAS} nor onboards by email), but users without a password cannot sign in: {why}"
         ))),
-        (other, _) => other,
+        other => other,
     }
 }
 
@@ -619,12 +625,12 @@ async fn send_test_connection(
 mod tests {
 
     #[test]
-    fn a_missing_passkey_step_fails_only_when_onboarding_sends_email() {
+    fn a_missing_passkey_step_fails_only_a_realm_that_uses_passkeys() {
         let missing = || Err("the browser flow is \"browser\"".to_owned());
-        assert!(passkey_requirement(missing(), Onboarding::Email).is_err());
-        let noted = passkey_requirement(missing(), Onboarding::None).expect("reported, not failed");
+        assert!(passkey_requirement(missing(), true).is_err());
+        let noted = passkey_requirement(missing(), false).expect("reported, not failed");
         assert!(noted.is_some_and(|n| n.contains("not required") && n.contains("\"browser\"")));
-        assert_eq!(passkey_requirement(Ok(None), Onboarding::Email), Ok(None));
+        assert_eq!(passkey_requirement(Ok(None), true), Ok(None));
     }
 
     use super::*;

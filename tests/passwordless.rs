@@ -1,5 +1,6 @@
 //! Passkey sign-in against the real Keycloak, without a browser: the facts
-//! the code relies on (the passkey flow of the template, the required action,
+//! the code relies on (the passkey flow of the template and the credential
+//! name its condition tests, the required action,
 //! execute-actions-email and its redirect rules, per-user logout), the
 //! `--passwordless-flow` bootstrap step, the onboarding email of a SCIM
 //! create and re-enable (and that a failed send never fails the request),
@@ -15,7 +16,10 @@ use common::passkey::{
 };
 use common::smtp::SmtpSink;
 use common::TestApp;
-use kc_scim::bootstrap::{self, BootstrapOptions, Outcome, FLOW_ALIAS, REGISTER_PASSKEY_ACTION};
+use kc_scim::bootstrap::{
+    self, BootstrapOptions, FlowShape, Outcome, FLOW_ALIAS, PASSKEYS_SWITCH, PASSKEY_AUTHENTICATOR,
+    REGISTER_PASSKEY_ACTION,
+};
 use kc_scim::keycloak::KcError;
 use serde_json::{json, Value};
 
@@ -135,7 +139,40 @@ async fn keycloak_facts_the_template_flow_actions_email_and_per_user_logout() {
         .flow_executions(&app.realm, FLOW_ALIAS)
         .await
         .expect("executions");
-    assert!(bootstrap::is_passkey_flow(&executions), "{executions:?}");
+    assert_eq!(
+        bootstrap::flow_shape(&app.kc, &app.realm)
+            .await
+            .expect("shape"),
+        FlowShape::Current,
+        "{executions:?}"
+    );
+    // Keycloak's own browser flow of a new realm skips its second factor
+    // with "Condition - credential" on `webauthn-passwordless`: the name
+    // under which the username form records a passkey sign-in.
+    let default_flow = app
+        .kc
+        .flow_executions(&app.realm, "browser")
+        .await
+        .expect("default browser flow");
+    let condition = default_flow
+        .iter()
+        .find(|e| e["providerId"] == "conditional-credential")
+        .unwrap_or_else(|| panic!("no conditional-credential in {default_flow:?}"));
+    let config = app
+        .kc
+        .authenticator_config(
+            &app.realm,
+            condition["authenticationConfig"]
+                .as_str()
+                .expect("config id"),
+        )
+        .await
+        .expect("config")
+        .expect("config exists");
+    assert_eq!(
+        config["config"]["credentials"], "webauthn-passwordless",
+        "{config}"
+    );
     assert!(
         executions.iter().all(|e| !e["providerId"]
             .as_str()
@@ -225,21 +262,30 @@ async fn keycloak_facts_the_template_flow_actions_email_and_per_user_logout() {
     );
 }
 
-#[tokio::test]
-async fn bootstrap_installs_binds_and_keeps_the_passkey_flow_only_when_asked() {
+/// A new plain realm (named from `prefix`) bootstrapped without
+/// `--passwordless-flow`, and the options that did it.
+async fn plainly_bootstrapped(
+    prefix: &str,
+) -> (kc_scim::keycloak::KcAdmin, String, BootstrapOptions) {
     let kc = common::admin();
-    let realm = common::unique("pkboot");
+    let realm = common::unique(prefix);
     kc.create_realm(&json!({"realm": realm, "enabled": true}))
         .await
         .expect("plain realm");
     kc.forget_token().await;
-    let mut opts = BootstrapOptions {
+    let opts = BootstrapOptions {
         realm: realm.clone(),
         ..BootstrapOptions::default()
     };
     bootstrap::run(&kc, &opts)
         .await
         .expect("bootstrap without the flag");
+    (kc, realm, opts)
+}
+
+#[tokio::test]
+async fn bootstrap_installs_binds_and_keeps_the_passkey_flow_only_when_asked() {
+    let (kc, realm, mut opts) = plainly_bootstrapped("pkboot").await;
     let read = |kc: kc_scim::keycloak::KcAdmin, realm: String| async move {
         kc.get_realm(&realm)
             .await
@@ -257,14 +303,25 @@ async fn bootstrap_installs_binds_and_keeps_the_passkey_flow_only_when_asked() {
         flows.iter().all(|f| f["alias"] != FLOW_ALIAS),
         "no flag, no flow created"
     );
-    // Onboarding is none here: the missing flow is reported, not failed.
+    // Neither bound nor onboarding by email: reported, not failed.
     let before = doctor(&realm);
     assert!(
         before.contains("ok   passkey browser flow bound")
-            && before.contains("not required while onboarding is none")
+            && before.contains("not required (the realm neither binds")
             && before.contains("kc-scim bootstrap --realm"),
         "{before}"
     );
+
+    // A passwordless policy of the realm's own, which binding keeps.
+    kc.update_realm_fields(
+        &realm,
+        &json!({
+            "webAuthnPolicyPasswordlessRpEntityName": "Acme sign-in",
+            "webAuthnPolicyPasswordlessUserVerificationRequirement": "required",
+        }),
+    )
+    .await
+    .expect("policy");
 
     opts.dry_run = true;
     opts.passwordless_flow = true;
@@ -302,7 +359,24 @@ async fn bootstrap_installs_binds_and_keeps_the_passkey_flow_only_when_asked() {
         .flow_executions(&realm, FLOW_ALIAS)
         .await
         .expect("executions");
-    assert!(bootstrap::is_passkey_flow(&executions), "{executions:?}");
+    assert_eq!(
+        bootstrap::flow_shape(&kc, &realm).await.expect("shape"),
+        FlowShape::Current,
+        "{executions:?}"
+    );
+    assert_eq!(
+        bound.get(PASSKEYS_SWITCH),
+        Some(&json!(true)),
+        "passkeys switched on"
+    );
+    assert_eq!(
+        bound["webAuthnPolicyPasswordlessRpEntityName"], "Acme sign-in",
+        "the realm's policy kept"
+    );
+    assert_eq!(
+        bound["webAuthnPolicyPasswordlessUserVerificationRequirement"],
+        "required"
+    );
     let again = bootstrap::run(&kc, &opts).await.expect("second run");
     assert!(again.changed_nothing(), "second run:\n{again}");
     let after = doctor(&realm);
@@ -316,10 +390,42 @@ async fn bootstrap_installs_binds_and_keeps_the_passkey_flow_only_when_asked() {
         "doctor says SMTP is missing: {after}"
     );
 
+    // A condition an admin changed (true once a passkey was used: the
+    // typed user would get no passkey step) is not the passkey flow.
+    let condition = executions
+        .iter()
+        .find(|e| e["providerId"] == "conditional-credential")
+        .expect("condition");
+    let config_id = condition["authenticationConfig"]
+        .as_str()
+        .expect("configured");
+    let mut config = kc
+        .authenticator_config(&realm, config_id)
+        .await
+        .expect("config")
+        .expect("exists");
+    let original = config.clone();
+    config["config"]["included"] = json!("true");
+    kc.update_authenticator_config(&realm, &config)
+        .await
+        .expect("edit");
+    assert_eq!(
+        bootstrap::flow_shape(&kc, &realm).await.expect("shape"),
+        FlowShape::Customized
+    );
+    let changed_condition = doctor(&realm);
+    assert!(
+        changed_condition.contains("FAIL passkey browser flow bound"),
+        "{changed_condition}"
+    );
+    kc.update_authenticator_config(&realm, &original)
+        .await
+        .expect("restore");
+
     // A flow an admin changed is kept, reported, and not bound.
     let forms = executions
         .iter()
-        .find(|e| e["providerId"] == "webauthn-authenticator-passwordless")
+        .find(|e| e["providerId"] == PASSKEY_AUTHENTICATOR)
         .expect("passkey step");
     let mut changed = forms.clone();
     changed["requirement"] = json!("ALTERNATIVE");
@@ -339,6 +445,78 @@ async fn bootstrap_installs_binds_and_keeps_the_passkey_flow_only_when_asked() {
         read(kc.clone(), realm.clone()).await["browserFlow"],
         "browser"
     );
+}
+
+#[tokio::test]
+async fn bootstrap_updates_the_earlier_passkey_flow_to_username_then_passkey() {
+    let (kc, realm, mut opts) = plainly_bootstrapped("pkprev").await;
+    // The shape an earlier bootstrap installed and bound: the cookie, or
+    // the passkey alone.
+    kc.create_flow(&realm, FLOW_ALIAS, "earlier")
+        .await
+        .expect("flow");
+    kc.add_flow_execution(&realm, FLOW_ALIAS, "auth-cookie")
+        .await
+        .expect("cookie");
+    kc.add_subflow(&realm, FLOW_ALIAS, "passkey-forms", "earlier")
+        .await
+        .expect("forms");
+    kc.add_flow_execution(&realm, "passkey-forms", PASSKEY_AUTHENTICATOR)
+        .await
+        .expect("passkey");
+    let earlier = kc
+        .flow_executions(&realm, FLOW_ALIAS)
+        .await
+        .expect("executions");
+    for (mut e, (parent, requirement)) in earlier.into_iter().zip([
+        (FLOW_ALIAS, "ALTERNATIVE"),
+        (FLOW_ALIAS, "ALTERNATIVE"),
+        ("passkey-forms", "REQUIRED"),
+    ]) {
+        e["requirement"] = json!(requirement);
+        kc.update_flow_execution(&realm, parent, &e)
+            .await
+            .expect("requirement");
+    }
+    kc.update_realm_fields(
+        &realm,
+        &json!({"browserFlow": FLOW_ALIAS, "bruteForceProtected": true}),
+    )
+    .await
+    .expect("bound");
+    assert_eq!(
+        bootstrap::flow_shape(&kc, &realm).await.expect("shape"),
+        FlowShape::Previous
+    );
+    let before = doctor(&realm);
+    assert!(
+        before.contains("FAIL passkey browser flow bound") && before.contains("earlier shape"),
+        "{before}"
+    );
+
+    opts.passwordless_flow = true;
+    let report = bootstrap::run(&kc, &opts).await.expect("bootstrap");
+    print!("{report}");
+    assert_eq!(
+        report.outcome(&format!("browser flow {FLOW_ALIAS}")),
+        Some(Outcome::Updated)
+    );
+    assert_eq!(
+        bootstrap::flow_shape(&kc, &realm).await.expect("shape"),
+        FlowShape::Current
+    );
+    let passkey_steps = kc
+        .flow_executions(&realm, FLOW_ALIAS)
+        .await
+        .expect("executions")
+        .iter()
+        .filter(|e| e["providerId"] == PASSKEY_AUTHENTICATOR)
+        .count();
+    assert_eq!(passkey_steps, 1, "the earlier direct passkey step is gone");
+    let again = bootstrap::run(&kc, &opts).await.expect("second run");
+    assert!(again.changed_nothing(), "second run:\n{again}");
+    let after = doctor(&realm);
+    assert!(after.contains("ok   passkey browser flow bound"), "{after}");
 }
 
 #[tokio::test]

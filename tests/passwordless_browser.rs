@@ -1,8 +1,11 @@
 //! The provisioned user's whole life in a real browser: Entra-shaped
 //! `POST /Users` → the onboarding email → its link → a passkey registered
-//! on a virtual authenticator → sign-out → sign-in with the passkey alone →
+//! on a virtual authenticator → sign-out → sign-in three ways, each with
+//! exactly one passkey assertion and no password field: passkey autofill,
+//! the username then that user's passkey, and "Sign in with Passkey" →
 //! the account console → `PATCH active "False"` (session gone, sign-in
-//! refused) → `PATCH active "True"` (sign-in works) → `DELETE` (refused).
+//! refused) → `PATCH active "True"` (sign-in works) → a second user, without
+//! a passkey, types the username and is refused → `DELETE` (refused).
 //! Headless Chromium from Debian through chromedriver (tests/common/browser.rs),
 //! a local SMTP sink, the test Keycloak reached as `localhost`. A screenshot
 //! of each step lands in `target/screenshots/passwordless/`.
@@ -16,6 +19,10 @@ use common::passkey::{entra_user, localhost_url, patch_active, sessions, spawn_p
 use common::smtp::SmtpSink;
 
 const MAIL_WAIT: Duration = Duration::from_secs(60);
+
+/// The username input of Keycloak's sign-in form (the account console has
+/// a `#username` field of its own).
+const LOGIN_FORM_USERNAME: &str = "#kc-form-login #username";
 
 /// The account console of the realm, as the browser reaches it.
 fn account_url(realm: &str) -> String {
@@ -49,6 +56,42 @@ async fn sign_in_with_passkey(browser: &Browser, realm: &str) {
     browser.clear_cookies().await;
     browser.goto(&account_url(realm)).await;
     browser.click("#authenticateWebAuthnButton").await;
+}
+
+/// Fails unless the page has no password input at all.
+async fn assert_no_password_field(browser: &Browser, page: &str) {
+    assert!(
+        !browser.has("input[type=password]").await,
+        "{page} asks for no password"
+    );
+}
+
+/// How many assertions the virtual authenticator's passkeys have signed
+/// (the sum of their signature counters).
+async fn passkey_uses(browser: &Browser, authenticator: &str) -> u64 {
+    browser
+        .authenticator_credentials(authenticator)
+        .await
+        .iter()
+        .map(|c| c["signCount"].as_u64().expect("signCount"))
+        .sum()
+}
+
+/// Waits for the account console, then asserts the passkeys signed exactly
+/// once since `before` uses (`how`: the way of signing in, for the failure).
+async fn signed_in_with_one_passkey_use(
+    browser: &Browser,
+    realm: &str,
+    authenticator: &str,
+    before: u64,
+    how: &str,
+) {
+    wait_signed_in(browser, realm, "Ada").await;
+    assert_eq!(
+        passkey_uses(browser, authenticator).await,
+        before + 1,
+        "{how}: the passkey signed exactly once"
+    );
 }
 
 /// Asserts the sign-in was refused: an error saying `says`, and not the
@@ -142,17 +185,69 @@ async fn a_provisioned_user_signs_in_with_a_passkey_until_deprovisioned() {
     );
     let registered = started.elapsed();
 
-    // Sign out; sign in again with the passkey alone.
+    // Sign out. Passkey autofill: the sign-in page asks the browser for a
+    // passkey as it loads; the virtual authenticator answers the way a user
+    // picks the passkey from the username field's suggestions.
     sign_out(&browser, &app.realm).await;
+    let uses = passkey_uses(&browser, &authenticator).await;
     browser.goto(&account_url(&app.realm)).await;
+    signed_in_with_one_passkey_use(&browser, &app.realm, &authenticator, uses, "autofill").await;
+
+    // From here on a browser without autofill. The sign-in page offers the
+    // username and "Sign in with Passkey", and no password field.
+    sign_out(&browser, &app.realm).await;
+    browser.without_passkey_autofill().await;
+    browser.goto(&account_url(&app.realm)).await;
+    browser.wait_for(LOGIN_FORM_USERNAME).await;
     browser.wait_for("#authenticateWebAuthnButton").await;
     browser.screenshot("04-sign-in-page").await;
-    assert!(
-        !browser.has("input[type=password]").await,
-        "the sign-in page asks for no password"
+    assert_no_password_field(&browser, "the sign-in page").await;
+
+    // Username, then the passkey of that user: one passkey assertion.
+    let uses = passkey_uses(&browser, &authenticator).await;
+    browser.fill(LOGIN_FORM_USERNAME, email).await;
+    browser.click("#kc-login").await;
+    browser
+        .wait_for_gone(LOGIN_FORM_USERNAME, "the passkey step after the username")
+        .await;
+    browser
+        .wait_for("#kc-form-webauthn #authenticateWebAuthnButton")
+        .await;
+    browser.screenshot("04b-passkey-after-username").await;
+    assert_no_password_field(&browser, "the passkey step").await;
+    let offered = browser
+        .execute(
+            "return document.querySelectorAll('#authn_select input[name=authn_use_chk]').length;",
+        )
+        .await;
+    assert_eq!(
+        offered,
+        serde_json::json!(1),
+        "the passkey step asks for the typed user's one passkey"
     );
+    browser.click("#authenticateWebAuthnButton").await;
+    signed_in_with_one_passkey_use(
+        &browser,
+        &app.realm,
+        &authenticator,
+        uses,
+        "username then passkey",
+    )
+    .await;
+
+    // The discoverable passkey, no username typed: one assertion, no
+    // second passkey step.
+    sign_out(&browser, &app.realm).await;
+    let uses = passkey_uses(&browser, &authenticator).await;
     sign_in_with_passkey(&browser, &app.realm).await;
-    wait_signed_in(&browser, &app.realm, "Ada").await;
+    signed_in_with_one_passkey_use(
+        &browser,
+        &app.realm,
+        &authenticator,
+        uses,
+        "the discoverable passkey",
+    )
+    .await;
     browser.screenshot("05-account-console").await;
     assert!(!sessions(&app, &id).await.is_empty(), "a session is open");
 
@@ -191,6 +286,47 @@ async fn a_provisioned_user_signs_in_with_a_passkey_until_deprovisioned() {
     sign_in_with_passkey(&browser, &app.realm).await;
     wait_signed_in(&browser, &app.realm, "Ada").await;
     browser.screenshot("08-enabled-again").await;
+
+    // Another provisioned user, no passkey yet: typing that username gets
+    // no passkey step, no offer to register one and no password field;
+    // Keycloak refuses ("credential setup required").
+    let other = app
+        .post(
+            "/Users",
+            &entra_user(
+                "Grace.Hopper@Contoso.example",
+                "grace.hopper@contoso.example",
+            ),
+        )
+        .await;
+    assert_eq!(other.status, 201, "{}", other.body);
+    sink.next(MAIL_WAIT)
+        .await
+        .expect("Grace's onboarding email");
+    browser.clear_cookies().await;
+    browser.goto(&account_url(&app.realm)).await;
+    browser
+        .fill(LOGIN_FORM_USERNAME, "grace.hopper@contoso.example")
+        .await;
+    browser.click("#kc-login").await;
+    browser
+        .wait_for_gone(
+            LOGIN_FORM_USERNAME,
+            "the answer for a user without a passkey",
+        )
+        .await;
+    assert_sign_in_refused(
+        &browser,
+        &app.realm,
+        "08b-no-passkey-refused",
+        "credential setup required",
+    )
+    .await;
+    assert!(
+        !browser.has("#kc-form-webauthn, #registerWebAuthn").await,
+        "neither a passkey prompt nor a registration for a user without a passkey"
+    );
+    assert_no_password_field(&browser, "the refusal").await;
 
     // Entra deletes the user: sessions end, sign-in is refused.
     let deleted = app.delete(&format!("/Users/{id}")).await;
@@ -237,6 +373,10 @@ async fn sign_out(browser: &Browser, realm: &str) {
         ))
         .await;
     browser.click("#kc-logout").await;
+    // The confirmation page has a header too: wait until it is gone.
+    browser
+        .wait_for_gone("#kc-logout-confirm", "the signed-out page")
+        .await;
     browser.wait_for("#kc-page-title, #kc-header").await;
     browser.clear_cookies().await;
 }

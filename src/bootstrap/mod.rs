@@ -29,7 +29,10 @@ use crate::mapping::{
 use crate::settings_store;
 
 pub use console::console_urls;
-pub use flow::{is_passkey_flow, FLOW_ALIAS, PASSKEY_AUTHENTICATOR, REGISTER_PASSKEY_ACTION};
+pub use flow::{
+    flow_shape, is_passkey_flow, FlowShape, FLOW_ALIAS, PASSKEYS_SWITCH, PASSKEY_AUTHENTICATOR,
+    REGISTER_PASSKEY_ACTION,
+};
 pub use template::{load_template, TEMPLATE_NAMES};
 
 /// What a bootstrap run should do.

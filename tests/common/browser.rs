@@ -200,6 +200,27 @@ impl Browser {
         self.wait_for(css).await.click().await.expect("click");
     }
 
+    /// Types `text` into the input matching `css` (after waiting for it).
+    pub(crate) async fn fill(&self, css: &str, text: &str) {
+        let input = self.wait_for(css).await;
+        input.clear().await.expect("input cleared");
+        input.send_keys(text).await.expect("text typed");
+    }
+
+    /// Waits up to [`WAIT`] until no element matches `css` (the page moved
+    /// on); `what` names the awaited page in the failure.
+    pub(crate) async fn wait_for_gone(&self, css: &str, what: &str) {
+        let deadline = Instant::now() + WAIT;
+        while self.has(css).await {
+            if Instant::now() > deadline {
+                self.screenshot(&format!("timeout-gone-{}", sanitize(what)))
+                    .await;
+                panic!("{what}: {css:?} still shown at {}", self.url().await);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Saves a PNG screenshot as `target/screenshots/<suite>/<name>.png`.
     pub(crate) async fn screenshot(&self, name: &str) -> PathBuf {
         let path = screenshot_dir(&self.suite).join(format!("{name}.png"));
@@ -251,6 +272,26 @@ impl Browser {
             .to_owned()
     }
 
+    /// From the next page load on, the browser reports passkey autofill
+    /// (WebAuthn conditional mediation) as unavailable, as a browser without
+    /// it does: Keycloak's pages then start no passkey request on load and
+    /// wait for a button. (The virtual authenticator answers an autofill
+    /// request at once, which would sign in before anything is typed.)
+    pub(crate) async fn without_passkey_autofill(&self) {
+        let source = "Object.defineProperty(window.PublicKeyCredential, \
+            'isConditionalMediationAvailable', {value: async () => false});";
+        self.client
+            .issue_cmd(WebAuthn::post(
+                "goog/cdp/execute",
+                json!({
+                    "cmd": "Page.addScriptToEvaluateOnNewDocument",
+                    "params": {"source": source},
+                }),
+            ))
+            .await
+            .expect("autofill switched off");
+    }
+
     /// The credentials the virtual authenticator holds.
     pub(crate) async fn authenticator_credentials(&self, authenticator: &str) -> Vec<Value> {
         let answer = self
@@ -300,7 +341,8 @@ fn sanitize(s: &str) -> String {
 }
 
 /// A command of the WebDriver WebAuthn extension
-/// (`/session/{id}/webauthn/…`), which fantoccini has no method for.
+/// (`/session/{id}/webauthn/…`) or the `DevTools` bridge of chromedriver
+/// (`/session/{id}/goog/cdp/execute`), which fantoccini has no method for.
 #[derive(Debug)]
 struct WebAuthn {
     method: http::Method,

@@ -1,6 +1,7 @@
 //! Authentication flows and required actions of a realm: list flows and
 //! their executions, create a flow, add executions and sub-flows, set an
-//! execution's requirement, read and update a required action.
+//! execution's requirement, give an execution its configuration, remove an
+//! execution, read and update a required action.
 //!
 //! Invariant: every path here is built by [`flows_path`]; flows are
 //! addressed by alias, which Keycloak keeps unique per realm.
@@ -105,6 +106,60 @@ impl KcAdmin {
             Method::PUT,
             &flows_path(realm, &["flows", flow, "executions"]),
             Some(execution),
+        )
+        .await
+    }
+
+    /// An authenticator configuration by id (`authenticationConfig` of a
+    /// listed execution); `None` when there is none of that id.
+    pub async fn authenticator_config(
+        &self,
+        realm: &str,
+        id: &str,
+    ) -> Result<Option<Value>, KcError> {
+        self.get_optional(&flows_path(realm, &["config", id])).await
+    }
+
+    /// Gives an execution (by id) a new configuration named `alias`.
+    pub async fn add_execution_config(
+        &self,
+        realm: &str,
+        execution: &str,
+        alias: &str,
+        config: &Value,
+    ) -> Result<(), KcError> {
+        let body = json!({ "alias": alias, "config": config });
+        self.write(
+            Method::POST,
+            &flows_path(realm, &["executions", execution, "config"]),
+            Some(&body),
+        )
+        .await
+    }
+
+    /// Replaces an authenticator configuration (as `authenticator_config`
+    /// returned it), for tests that change what an admin could.
+    #[cfg(feature = "test-support")]
+    pub async fn update_authenticator_config(
+        &self,
+        realm: &str,
+        config: &Value,
+    ) -> Result<(), KcError> {
+        let id = config.get("id").and_then(Value::as_str).unwrap_or_default();
+        self.write(
+            Method::PUT,
+            &flows_path(realm, &["config", id]),
+            Some(config),
+        )
+        .await
+    }
+
+    /// Removes an execution (by id) from its flow.
+    pub async fn delete_flow_execution(&self, realm: &str, execution: &str) -> Result<(), KcError> {
+        self.write::<Value>(
+            Method::DELETE,
+            &flows_path(realm, &["executions", execution]),
+            None,
         )
         .await
     }
