@@ -151,7 +151,7 @@ async fn admin_page_in_a_browser() {
         .expect("checklist");
     assert_eq!(
         text(&browser, "#checklist-summary").await,
-        "All 11 checks passed."
+        "All 14 checks passed."
     );
     browser.screenshot("checklist-green").await;
     // …names the mapper an admin deleted, and the reset brings it back.
@@ -175,7 +175,7 @@ async fn admin_page_in_a_browser() {
     );
     assert_eq!(
         text(&browser, "#checklist-summary").await,
-        "All 11 checks passed."
+        "All 14 checks passed."
     );
 
     // Revoke: the next request with the token is refused.

@@ -446,7 +446,7 @@ async fn the_checklist_is_green_names_a_deleted_mapper_and_the_reset_restores_it
     let (http, csrf) = signed_in_no_redirects(&r, "alice").await;
     let url = format!("{}checklist", r.page);
     let page = get_html(&http, &url).await;
-    assert!(page.contains("All 11 checks passed."), "{page}");
+    assert!(page.contains("All 14 checks passed."), "{page}");
     assert!(!page.contains("class=\"fail\""), "{page}");
     r.delete_mapper("tag").await;
     let page = get_html(&http, &url).await;
@@ -461,7 +461,7 @@ async fn the_checklist_is_green_names_a_deleted_mapper_and_the_reset_restores_it
     assert_eq!(status, 303);
     assert!(location.is_some_and(|l| l.ends_with("checklist?done=mappers-reset")));
     let page = get_html(&http, &url).await;
-    assert!(page.contains("All 11 checks passed."), "{page}");
+    assert!(page.contains("All 14 checks passed."), "{page}");
 }
 
 #[tokio::test]
