@@ -755,3 +755,53 @@ async fn a_token_for_the_provisioned_user_carries_the_seven_claims_as_entra_sent
     );
     assert_eq!(token["active"], true, "{token}");
 }
+
+/// A re-enable that also points the email elsewhere must not mail a passkey
+/// link for an account that can already sign in: only a user without any
+/// credential is onboarded on re-enable.
+#[tokio::test]
+async fn a_re_enable_never_mails_a_link_for_a_user_who_has_a_credential() {
+    let sink = SmtpSink::start().await;
+    let app = spawn_passkey_app("pkreen", Some(&sink)).await;
+    set_onboarding(&app, "email").await;
+    let id = create(&app, "leaver@contoso.example", "leaver@contoso.example").await;
+    sink.next(MAIL_WAIT).await.expect("the create's email");
+    // The account can sign in (a password here), then leaves.
+    app.kc
+        .set_password(&app.realm, &id, PASSWORD, false)
+        .await
+        .expect("password set");
+    let disabled = app
+        .patch(&format!("/Users/{id}"), &patch_active("False"))
+        .await;
+    assert_eq!(disabled.status, 200, "{}", disabled.body);
+    let hijack = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [
+            {"op": "replace", "path": "active", "value": true},
+            {"op": "replace", "path": "emails[type eq \"work\"].value", "value": "x@evil.example"}
+        ]
+    });
+    let enabled = app.patch(&format!("/Users/{id}"), &hijack).await;
+    assert_eq!(enabled.status, 200, "{}", enabled.body);
+    // A user created inactive, without any credential, still gets its link.
+    let mut later = entra_user("later@contoso.example", "later@contoso.example");
+    later["active"] = json!(false);
+    let reply = app.post("/Users", &later).await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let later_id = reply.body["id"].as_str().expect("id").to_owned();
+    let on = app
+        .patch(&format!("/Users/{later_id}"), &patch_active("True"))
+        .await;
+    assert_eq!(on.status, 200, "{}", on.body);
+    let mail = sink
+        .next(MAIL_WAIT)
+        .await
+        .expect("the credential-less user's email");
+    assert_eq!(
+        mail.to,
+        vec!["later@contoso.example".to_owned()],
+        "the first email after the hijack attempt went elsewhere"
+    );
+    assert!(sink.try_next().await.is_none(), "a second email was sent");
+}

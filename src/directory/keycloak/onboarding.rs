@@ -80,7 +80,11 @@ impl KcDirectory {
     }
 
     /// The onboarding of a user SCIM just re-enabled: only when the user has
-    /// no passkey yet.
+    /// no credential of any kind. A user with a password or a passkey can
+    /// sign in already, and the link would go to the email on file now —
+    /// which this very write (or an earlier one) may have set — so it could
+    /// hand a passkey for someone else's account to whoever holds that
+    /// address. `user onboard` resends by hand.
     pub(super) async fn onboard_reenabled(
         &self,
         realm: &str,
@@ -92,8 +96,17 @@ impl KcDirectory {
             return;
         }
         match self.kc.credential_types(realm, id).await {
-            Ok(types) if types.iter().any(|t| t == PASSKEY_CREDENTIAL) => {}
-            Ok(_) => self.send_onboarding(realm, id, "re-enable").await,
+            Ok(types) if types.is_empty() => self.send_onboarding(realm, id, "re-enable").await,
+            Ok(types) => tracing::info!(
+                target: "audit",
+                realm,
+                operation = "onboarding_email",
+                trigger = "re-enable",
+                resource_id = id,
+                outcome = "skipped",
+                credentials = %types.join(","),
+                "no onboarding email: the user has a credential already (kc-scim user onboard resends)"
+            ),
             Err(e) => record_onboarding(realm, id, "re-enable", &Err(e)),
         }
     }
