@@ -526,3 +526,81 @@ async fn another_replica_with_the_same_key_serves_the_session_and_one_with_anoth
         "a replica with its own key signs in again"
     );
 }
+
+/// `scim-admin` includes `realm-management/query-groups`, so SCIM's
+/// admin-role check keeps its holders and the groups granting it out of a
+/// SCIM client's reach: otherwise a sync could add a user of its own to
+/// such a group and sign in to the page that resets its breaker.
+#[tokio::test]
+async fn holders_of_scim_admin_and_groups_granting_it_are_read_only_to_scim() {
+    let r = realm("adm-prot").await;
+    let included =
+        r.kc.realm_role_composites(&r.realm, kc_scim::mapping::SCIM_ADMIN_ROLE)
+            .await
+            .expect("composites");
+    assert!(
+        included.iter().any(|role| role.name == "query-groups"),
+        "{included:?}"
+    );
+    let (_, token) = kc_scim::bootstrap::tokens::create_token(&r.kc, &r.realm, None)
+        .await
+        .expect("token");
+    let scim = reqwest::Client::new();
+    let base = format!("{}/realms/{}/scim/v2", r.address, r.realm);
+    let patch = |path: String, ops: serde_json::Value| {
+        let scim = scim.clone();
+        let token = token.clone();
+        async move {
+            scim.patch(path)
+                .bearer_auth(token)
+                .json(&serde_json::json!({
+                    "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                    "Operations": ops
+                }))
+                .send()
+                .await
+                .expect("patch")
+                .status()
+        }
+    };
+    let alice = r.kc_user("alice").await.id.expect("alice id");
+    let status = patch(
+        format!("{base}/Users/{alice}"),
+        serde_json::json!([{"op": "replace", "path": "emails[type eq \"work\"].value", "value": "x@evil.example"}]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "SCIM changed a scim-admin");
+    assert_eq!(
+        r.kc_user("alice").await.email.as_deref(),
+        Some("alice@example.com")
+    );
+
+    let group =
+        r.kc.create_group(
+            &r.realm,
+            None,
+            &kc_scim::keycloak::KcGroup {
+                name: "integration-admins".to_owned(),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("group");
+    common::grant_role(&r.kc, &r.realm, "groups", &group, None, "scim-admin").await;
+    let bob = r.kc_user("bob").await.id.expect("bob id");
+    let status = patch(
+        format!("{base}/Groups/{group}"),
+        serde_json::json!([{"op": "add", "path": "members", "value": [{"value": bob}]}]),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "SCIM joined a user to a scim-admin group"
+    );
+    let members =
+        r.kc.group_members(&r.realm, &group, 0, 10)
+            .await
+            .expect("members");
+    assert!(members.is_empty(), "{members:?}");
+}

@@ -4,12 +4,14 @@
 //! realm role `scim-admin` that lets a user in.
 //!
 //! Invariant: the client is kc-scim's own, so a differing one is put back
-//! (`updated`); the role is only created, never changed (an admin assigns it).
+//! (`updated`); the role is created once and made to include
+//! `realm-management/query-groups` (so SCIM never writes its holders); an
+//! admin assigns it.
 
 use serde_json::{json, Value};
 
 use super::{BootstrapOptions, Outcome, Report};
-use crate::keycloak::{KcAdmin, KcClient, KcRole};
+use crate::keycloak::{KcAdmin, KcClient, KcRole, RoleScope};
 use crate::mapping::{admin_page_path, CONSOLE_CLIENT_ID, SCIM_ADMIN_ROLE};
 
 /// Client attribute: the PKCE method Keycloak requires of the client.
@@ -133,13 +135,56 @@ pub(super) async fn ensure_console(
         }
         report.push(step, Outcome::Created, None);
     }
+    ensure_protected_role(kc, opts, report).await
+}
+
+/// The `realm-management` role `scim-admin` includes, so that SCIM's
+/// admin-role check (any `realm-management` role, composites expanded)
+/// makes every holder of `scim-admin` — and every group granting it —
+/// read-only to SCIM: otherwise a SCIM client could add itself a user to
+/// such a group and sign in to the page that resets its own breaker.
+/// `query-groups` is the least of those roles.
+pub(super) const SCIM_ADMIN_INCLUDES: &str = "query-groups";
+
+async fn ensure_protected_role(
+    kc: &KcAdmin,
+    opts: &BootstrapOptions,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let step = format!("role {SCIM_ADMIN_ROLE} includes realm-management/{SCIM_ADMIN_INCLUDES}");
+    let Some(rm) = kc.find_client(&opts.realm, "realm-management").await? else {
+        anyhow::bail!("realm {} has no realm-management client", opts.realm);
+    };
+    let rm_id = rm.id.unwrap_or_default();
+    let role = kc
+        .roles(&opts.realm, RoleScope::Client(&rm_id))
+        .await?
+        .into_iter()
+        .find(|r| r.name == SCIM_ADMIN_INCLUDES)
+        .ok_or_else(|| anyhow::anyhow!("realm-management has no role {SCIM_ADMIN_INCLUDES}"))?;
+    let included = if kc.realm_role(&opts.realm, SCIM_ADMIN_ROLE).await?.is_some() {
+        kc.realm_role_composites(&opts.realm, SCIM_ADMIN_ROLE)
+            .await?
+    } else {
+        Vec::new() // a dry run: the role is not there yet
+    };
+    if included.iter().any(|r| r.id.is_some() && r.id == role.id) {
+        report.push(step, Outcome::Unchanged, None);
+        return Ok(());
+    }
+    if !opts.dry_run {
+        kc.add_realm_role_composites(&opts.realm, SCIM_ADMIN_ROLE, &[role])
+            .await?;
+    }
+    report.push(step, Outcome::Updated, None);
     Ok(())
 }
 
 /// The step names [`ensure_console`] reports.
-pub(super) fn console_steps() -> [String; 2] {
+pub(super) fn console_steps() -> [String; 3] {
     [
         format!("client {CONSOLE_CLIENT_ID}"),
         format!("role {SCIM_ADMIN_ROLE}"),
+        format!("role {SCIM_ADMIN_ROLE} includes realm-management/{SCIM_ADMIN_INCLUDES}"),
     ]
 }

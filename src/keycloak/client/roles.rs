@@ -65,6 +65,34 @@ impl KcAdmin {
         .await
     }
 
+    /// The roles realm role `name` includes directly (its composites).
+    pub async fn realm_role_composites(
+        &self,
+        realm: &str,
+        name: &str,
+    ) -> Result<Vec<KcRole>, KcError> {
+        self.get_json(
+            &roles_path(realm, RoleScope::Realm, &[name, "composites"]),
+            &[],
+        )
+        .await
+    }
+
+    /// Makes realm role `name` include `roles` too (a composite).
+    pub async fn add_realm_role_composites(
+        &self,
+        realm: &str,
+        name: &str,
+        roles: &[KcRole],
+    ) -> Result<(), KcError> {
+        self.write(
+            reqwest::Method::POST,
+            &roles_path(realm, RoleScope::Realm, &[name, "composites"]),
+            Some(&roles),
+        )
+        .await
+    }
+
     /// The realm roles user `user` has as Keycloak evaluates them: direct
     /// mappings, composites expanded, and the mappings of the user's groups
     /// and their ancestors (`…/role-mappings/realm/composite`).
