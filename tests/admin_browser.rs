@@ -156,7 +156,12 @@ async fn admin_page_in_a_browser() {
     browser.screenshot("checklist-green").await;
     // …names the mapper an admin deleted, and the reset brings it back.
     r.delete_mapper("tag").await;
-    browser.goto(&format!("{}checklist", r.page)).await;
+    browser
+        .wait_for("#run-checklist")
+        .await
+        .click()
+        .await
+        .expect("run again");
     let row = text(&browser, "tr[data-item='seven mappers present']").await;
     assert!(
         row.contains("FAIL") && row.contains("missing: tag"),

@@ -597,17 +597,37 @@ pub(super) async fn revoke_token(
     }
 }
 
-/// The checklist (`doctor`), with Test Connection through this sidecar.
+/// `GET checklist`: nothing runs on a GET (the checklist issues and
+/// revokes a token for its Test Connection); back to the page's checklist
+/// section, whose button posts.
+pub(super) async fn checklist_get(
+    page: web::Data<AdminPage>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> HttpResponse {
+    match gate(&page, &req, &path, None).await {
+        Ok(admin) => see_other(&format!("{}#checklist-title", admin.base)),
+        Err(r) => r,
+    }
+}
+
+/// `POST checklist`: the checklist (`doctor`), with Test Connection
+/// through this sidecar.
 pub(super) async fn checklist(
     page: web::Data<AdminPage>,
     req: HttpRequest,
     path: web::Path<String>,
-    query: web::Query<DoneQuery>,
+    form: web::Form<ActionForm>,
 ) -> HttpResponse {
-    let admin = match gate(&page, &req, &path, None).await {
+    let admin = match gate(&page, &req, &path, Some(&form.csrf)).await {
         Ok(a) => a,
         Err(r) => return r,
     };
+    render_checklist(&page, &admin, None).await
+}
+
+/// Runs the checklist and renders it, with `notice` above it.
+async fn render_checklist(page: &AdminPage, admin: &Admin, notice: Option<Notice>) -> HttpResponse {
     let opts = crate::doctor::DoctorOptions {
         realm: admin.realm.clone(),
         scim_url: Some(page.scim_url.clone()),
@@ -616,19 +636,14 @@ pub(super) async fn checklist(
     let list = crate::doctor::checklist(&page.settings, Ok(page.kc.clone()), &opts).await;
     let failed: Vec<&str> = list.rows.iter().filter(|r| !r.ok).map(|r| r.item).collect();
     // The Test Connection issued a one-day token and revoked it.
-    audit(&admin, "checklist run", &Ok(()), |()| {
+    audit(admin, "checklist run", &Ok(()), |()| {
         if failed.is_empty() {
             "all passed".to_owned()
         } else {
             format!("failed: {}", failed.join(", "))
         }
     });
-    let notice = query
-        .done
-        .as_deref()
-        .and_then(done_text)
-        .map(|t| Notice::Done(t.to_owned()));
-    let (end, after) = sign_out_targets(&page, &admin);
+    let (end, after) = sign_out_targets(page, admin);
     html(
         StatusCode::OK,
         &view::checklist_page(&admin.frame(&end, &after), &list, notice.as_ref()),
@@ -663,7 +678,10 @@ pub(super) async fn reset_mappers(
             .join(", ")
     });
     match result {
-        Ok(_) => see_other(&format!("{}checklist?done=mappers-reset", admin.base)),
+        Ok(_) => {
+            let done = done_text("mappers-reset").map(|t| Notice::Done(t.to_owned()));
+            render_checklist(&page, &admin, done).await
+        }
         Err(e) => refused(&page, &admin, &e).await,
     }
 }

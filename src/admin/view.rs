@@ -189,8 +189,11 @@ pub(super) fn main_page(p: &MainPage<'_>) -> Markup {
         }
         section aria-labelledby="checklist-title" {
             h2 #checklist-title { "Validation checklist" }
-            p { a #run-checklist href={ (f.base) "checklist" } { "Run the checklist" }
-                " — client, mappers, user profile, settings, credential and Entra's Test Connection against this sidecar." }
+            form method="post" action={ (f.base) "checklist" } {
+                (csrf(f))
+                p { button #run-checklist type="submit" { "Run the checklist" }
+                    " — client, mappers, user profile, settings, credential and Entra's Test Connection against this sidecar." }
+            }
         }
         section aria-labelledby="breaker-title" {
             h2 #breaker-title { "Mass-deprovision breaker" }
@@ -273,7 +276,10 @@ pub(super) fn checklist_page(f: &Frame<'_>, list: &Checklist, notice_: Option<&N
                 button #reset-mappers type="submit" { "Reset mappers" }
             }
         }
-        p { a href=(f.base) { "Back" } }
+        form method="post" action={ (f.base) "checklist" } {
+            (csrf(f))
+            p { button #run-checklist type="submit" { "Run again" } " " a href=(f.base) { "Back" } }
+        }
     };
     layout(
         &format!("SCIM checklist — {}", f.realm),
