@@ -21,8 +21,6 @@ use crate::mapping::settings::Onboarding;
 
 /// The required action the onboarding email runs.
 pub const REGISTER_PASSKEY: &str = "webauthn-register-passwordless";
-/// Keycloak's credential type of a passkey.
-pub const PASSKEY_CREDENTIAL: &str = "webauthn-passwordless";
 /// The client the email's link returns to.
 pub const ACCOUNT_CONSOLE: &str = "account-console";
 
