@@ -156,12 +156,18 @@ async fn admin_page_in_a_browser() {
     browser.screenshot("checklist-green").await;
     // …names the mapper an admin deleted, and the reset brings it back.
     r.delete_mapper("tag").await;
+    // "Run again" answers with a page of the same shape: mark this one, so
+    // the waits below see the new page and not an element of the old one.
+    browser
+        .execute("document.body.dataset.before = 'run-again'")
+        .await;
     browser
         .wait_for("#run-checklist")
         .await
         .click()
         .await
         .expect("run again");
+    browser.wait_for("body:not([data-before])").await;
     let row = text(&browser, "tr[data-item='seven mappers present']").await;
     assert!(
         row.contains("FAIL") && row.contains("missing: tag"),
