@@ -8,7 +8,7 @@ DEMO_REALM ?= demo
 BIND ?= 127.0.0.1:8090
 
 .PHONY: all build run test test-unit lint fmt fuzz fuzz-ci reliability keycloak-start keycloak-stop clean tools check-compose \
-	bench bench-quick bench-pg bench-quick-pg bench-users-2000 bench-check conformance conformance-keycloak
+	bench bench-quick bench-pg bench-quick-pg bench-growth bench-scaleout bench-users-2000 bench-check conformance conformance-keycloak
 
 all: lint check-compose test
 
@@ -75,6 +75,16 @@ bench-pg:
 
 bench-quick-pg:
 	BENCH_DB=postgres ./scripts/bench.sh quick
+
+## Lookups, GET, PATCH and pages of kc-scim beside the raw Admin API as one realm on
+## PostgreSQL grows to 1,000, 10,000 and 100,000 users (BENCH_SIZES, BENCH_REPS).
+bench-growth:
+	BENCH_DB=$${BENCH_DB:-postgres} ./scripts/bench.sh growth
+
+## The quick workloads through nginx in front of one, then two kc-scim replicas
+## on one Keycloak (concurrency 8 and 32).
+bench-scaleout:
+	./scripts/bench.sh scaleout
 
 ## /Users pages and filtered lookups on a realm of 2,000 users, with checks.
 bench-users-2000:

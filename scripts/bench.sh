@@ -5,6 +5,11 @@
 #   scripts/bench.sh full        # make bench: 10,000 seeded users, concurrency 1, 8, 32
 #   scripts/bench.sh quick       # make bench-quick: 1,000 users, concurrency 1 and 8
 #   scripts/bench.sh users2000   # make bench-users-2000: /Users pages and filters, 2,000 users
+#   scripts/bench.sh scaleout    # make bench-scaleout: the quick workloads through nginx in
+#                                # front of one, then two kc-scim replicas (one Keycloak)
+#   BENCH_DB=postgres scripts/bench.sh growth   # make bench-growth: lookups, GET, PATCH and
+#                                # pages of kc-scim and the raw Admin API at 1,000, 10,000
+#                                # and 100,000 users (BENCH_SIZES, BENCH_REPS)
 #   BENCH_DB=postgres scripts/bench.sh full|quick   # make bench-pg / bench-quick-pg:
 #                                # the same with Keycloak on PostgreSQL (Debian's packages)
 #
@@ -29,7 +34,10 @@ case "$mode" in
   quick) seed=${BENCH_SEED:-1000}; sync=${BENCH_SYNC:-60}; groups=${BENCH_GROUPS:-60}
          list=${BENCH_LIST:-60}; conc=${BENCH_CONCURRENCY:-1,8} ;;
   users2000) seed=${BENCH_SEED:-2000} ;;
-  *) echo "usage: $0 full|quick|users2000" >&2; exit 2 ;;
+  growth) seed=${BENCH_SIZES:-1000,10000,100000}; reps=${BENCH_REPS:-100} ;;
+  scaleout) seed=${BENCH_SEED:-1000}; sync=${BENCH_SYNC:-100}; groups=${BENCH_GROUPS:-100}
+            list=${BENCH_LIST:-60}; conc=${BENCH_CONCURRENCY:-8,32} ;;
+  *) echo "usage: $0 full|quick|users2000|growth|scaleout" >&2; exit 2 ;;
 esac
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -51,11 +59,15 @@ report="$out_dir/$mode-$stamp.md"
 log="$out_dir/kc-scim-$stamp.log"
 
 sidecar=""
+replicas=()
+nginx_pid=""
 cleanup() {
-  if [ -n "$sidecar" ] && kill -0 "$sidecar" 2>/dev/null; then
-    kill -TERM "$sidecar" 2>/dev/null || true
-    wait "$sidecar" 2>/dev/null || true
-  fi
+  for pid in "$sidecar" "${replicas[@]}" "$nginx_pid"; do
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+    fi
+  done
   if [ -z "${BENCH_KEEP_KEYCLOAK:-}" ]; then
     ./keycloak/stop.sh || true
     if [ "$KC_DB" = postgres ]; then ./keycloak/pg-stop.sh || true; fi
@@ -80,16 +92,71 @@ export KCSCIM_KEYCLOAK__URL="$kc_url" KCSCIM_KEYCLOAK__USERNAME="$KC_ADMIN_USER"
 bin=target/release/kc-scim
 driver=target/release/kc-scim-bench
 
-start_sidecar() {
-  KCSCIM_HTTP__BIND="127.0.0.1:$scim_port" KCSCIM_REALMS="$1" "$bin" serve >"$log" 2>&1 &
-  sidecar=$!
+# start_replica <realm> <port> <log>: kc-scim serve; its pid in $started.
+start_replica() {
+  KCSCIM_HTTP__BIND="127.0.0.1:$2" KCSCIM_REALMS="$1" "$bin" serve >"$3" 2>&1 &
+  started=$!
   for _ in $(seq 1 60); do
-    curl -fsS "http://127.0.0.1:$scim_port/healthz" >/dev/null 2>&1 && return 0
-    kill -0 "$sidecar" 2>/dev/null || { tail -n 20 "$log" >&2; exit 1; }
+    curl -fsS "http://127.0.0.1:$2/healthz" >/dev/null 2>&1 && return 0
+    kill -0 "$started" 2>/dev/null || { tail -n 20 "$3" >&2; exit 1; }
     sleep 1
   done
-  echo "kc-scim did not answer /healthz" >&2
+  echo "kc-scim did not answer /healthz on port $2" >&2
   exit 1
+}
+
+start_sidecar() {
+  start_replica "$1" "$scim_port" "$log"
+  sidecar=$started
+}
+
+# start_proxy <port> <upstream>...: nginx from deploy/nginx/templates in front
+# of Keycloak and the given kc-scim addresses; its pid in $nginx_pid.
+start_proxy() {
+  local port=$1 dir="$out_dir/nginx-$stamp"
+  shift
+  mkdir -p "$dir"
+  local servers="" first=1
+  for up in "$@"; do
+    if [ $first = 1 ]; then servers="$up"; first=0; else servers="$servers;\n    server $up"; fi
+  done
+  sed -e "s|\${PROXY_LISTEN}|127.0.0.1:$port|" \
+      -e "s|\${KEYCLOAK_UPSTREAM}|127.0.0.1:$KC_PORT|" \
+      -e "s|\${KCSCIM_UPSTREAM}|$servers|" \
+      deploy/nginx/templates/default.conf.template >"$dir/default.conf"
+  local user=""
+  [ "$(id -u)" -eq 0 ] && user="user root root;"
+  cat >"$dir/nginx.conf" <<CONF
+$user
+daemon off;
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $dir/body;
+  proxy_temp_path $dir/proxy;
+  fastcgi_temp_path $dir/fastcgi;
+  uwsgi_temp_path $dir/uwsgi;
+  scgi_temp_path $dir/scgi;
+  include $dir/default.conf;
+}
+CONF
+  "$(command -v nginx || echo /usr/sbin/nginx)" -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" </dev/null &
+  nginx_pid=$!
+  for _ in $(seq 1 30); do
+    curl -fsS -o /dev/null "http://127.0.0.1:$port/realms/master" 2>/dev/null && return 0
+    sleep 0.2
+  done
+  echo "nginx did not answer on port $port" >&2
+  exit 1
+}
+
+stop_proxy() {
+  kill -TERM "$nginx_pid" 2>/dev/null || true
+  wait "$nginx_pid" 2>/dev/null || true
+  nginx_pid=""
 }
 
 describe() {
@@ -105,7 +172,7 @@ describe() {
     java_home=$(. keycloak/env.sh && kc_pick_java)
     echo "JDK: $("${java_home:+$java_home/bin/}java" -version 2>&1 | head -n1)"
     echo "kc-scim: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src tools Cargo.toml Cargo.lock || echo '+uncommitted'), release build"
-    echo "Command: ${BENCH_DB:+BENCH_DB=$BENCH_DB }scripts/bench.sh $mode (seed=$seed${sync:+ sync=$sync groups=$groups list=$list conc=$conc})"
+    echo "Command: ${BENCH_DB:+BENCH_DB=$BENCH_DB }scripts/bench.sh $mode (seed=$seed${sync:+ sync=$sync groups=$groups list=$list conc=$conc}${reps:+ reps=$reps})"
     echo
   } >"$report"
 }
@@ -125,6 +192,21 @@ if [ "$mode" = users2000 ]; then
   exit "$status"
 fi
 
+if [ "$mode" = growth ]; then
+  realm=bench-growth
+  "$bin" bootstrap --realm "$realm" --template passwordless >/dev/null
+  token=$("$bin" token create --realm "$realm" | tail -n1)
+  start_sidecar "$realm"
+  describe
+  status=0
+  "$driver" growth --kc-url "$kc_url" --scim-url "http://127.0.0.1:$scim_port" --realm "$realm" \
+    --token "$token" --sizes "$seed" --reps "$reps" --sidecar-pid "$sidecar" \
+    --out "$report.part" || status=$?
+  cat "$report.part" >>"$report" && rm -f "$report.part"
+  echo "report: $report ($(($(date +%s) - t0))s in all)" >&2
+  exit "$status"
+fi
+
 # a: kc-scim's realm (also used by c); b: Keycloak's SCIM API, same template
 # and data, SCIM of kc-scim switched off there.
 "$bin" bootstrap --realm bench-a --template passwordless >/dev/null
@@ -134,14 +216,43 @@ fi
 token=$("$bin" token create --realm bench-a | tail -n1)
 "$driver" seed --kc-url "$kc_url" --realm bench-a --users "$seed"
 "$driver" seed --kc-url "$kc_url" --realm bench-b --users "$seed"
+
+run_driver() { # run_driver <scim url> <extra flags>...
+  local url=$1
+  shift
+  "$driver" run --kc-url "$kc_url" --scim-url "$url" \
+    --realm-a bench-a --realm-b bench-b --token-a "$token" \
+    --seeded "$seed" --sync "$sync" --groups "$groups" --list "$list" --concurrency "$conc" \
+    --phase-secs "${BENCH_PHASE_SECS:-60}" --out "$report.part" "$@"
+}
+
+if [ "$mode" = scaleout ]; then
+  # Two replicas of the same realm on one Keycloak, the proxy of
+  # deploy/nginx in front: first balancing over one of them, then over both.
+  second=$(free_port) proxy=$(free_port)
+  start_replica bench-a "$scim_port" "$log"
+  replicas+=("$started")
+  start_replica bench-a "$second" "${log%.log}-2.log"
+  replicas+=("$started")
+  describe
+  status=0
+  for n in 1 2; do
+    upstreams=("127.0.0.1:$scim_port")
+    [ "$n" = 2 ] && upstreams+=("127.0.0.1:$second")
+    start_proxy "$proxy" "${upstreams[@]}"
+    printf '### %s kc-scim replica(s) behind nginx\n\n' "$n" >>"$report"
+    run_driver "http://127.0.0.1:$proxy" --cpu-requests 0 || status=$?
+    cat "$report.part" >>"$report" && rm -f "$report.part"
+    stop_proxy
+  done
+  echo "report: $report ($(($(date +%s) - t0))s in all)" >&2
+  exit "$status"
+fi
 start_sidecar bench-a
 describe
 status=0
-"$driver" run --kc-url "$kc_url" --scim-url "http://127.0.0.1:$scim_port" \
-  --realm-a bench-a --realm-b bench-b --token-a "$token" --sidecar-pid "$sidecar" \
-  --seeded "$seed" --sync "$sync" --groups "$groups" --list "$list" --concurrency "$conc" \
-  --phase-secs "${BENCH_PHASE_SECS:-60}" --cpu-requests "${BENCH_CPU:-300}" \
-  --out "$report.part" || status=$?
+run_driver "http://127.0.0.1:$scim_port" --sidecar-pid "$sidecar" \
+  --cpu-requests "${BENCH_CPU:-300}" || status=$?
 cat "$report.part" >>"$report" && rm -f "$report.part"
 echo "report: $report ($(($(date +%s) - t0))s in all)" >&2
 exit "$status"

@@ -41,6 +41,9 @@ pub(crate) enum Command {
     /// checks. Fails when a check failed.
     #[command(name = "users2000")]
     Users2000(Users2000Args),
+    /// Seeds a realm to each size in turn and measures lookups, GET, PATCH
+    /// and list pages of kc-scim (a) beside the raw Admin API (c) at each.
+    Growth(GrowthArgs),
 }
 
 /// `seed`.
@@ -151,7 +154,43 @@ pub(crate) struct Users2000Args {
     pub(crate) out: Option<PathBuf>,
 }
 
-/// Concurrency levels of `run --concurrency`, each at least 1, in the order given.
+/// `growth`.
+#[derive(Debug, Args)]
+pub(crate) struct GrowthArgs {
+    /// Keycloak base URL (loopback only).
+    #[arg(long, value_name = "URL", value_parser = loopback_url)]
+    pub(crate) kc_url: String,
+    /// Base URL of the running `kc-scim serve` (loopback only).
+    #[arg(long, value_name = "URL", value_parser = loopback_url)]
+    pub(crate) scim_url: String,
+    /// Realm served by kc-scim; seeded here.
+    #[arg(long)]
+    pub(crate) realm: String,
+    /// Static bearer token of the realm (`kc-scim token create`).
+    #[arg(long, value_name = "TOKEN")]
+    pub(crate) token: String,
+    /// Realm sizes, growing, comma-separated.
+    #[arg(long, value_name = "LIST", default_value = "1000,10000,100000", value_parser = concurrency_levels)]
+    pub(crate) sizes: ConcurrencyLevels,
+    /// Requests of each kind per size and target.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub(crate) reps: usize,
+    /// Rounds per size before counting.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub(crate) warmup: usize,
+    /// Prefix of the seeded user names.
+    #[arg(long, default_value = "seed")]
+    pub(crate) prefix: String,
+    /// Process id of the kc-scim server, for its CPU time per request.
+    #[arg(long, value_name = "PID")]
+    pub(crate) sidecar_pid: Option<u32>,
+    /// Also write the report to this file.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out: Option<PathBuf>,
+}
+
+/// Positive numbers in the order given: the concurrency levels of `run
+/// --concurrency`, the realm sizes of `growth --sizes`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ConcurrencyLevels(pub(crate) Vec<usize>);
 
@@ -159,7 +198,7 @@ pub(crate) struct ConcurrencyLevels(pub(crate) Vec<usize>);
 fn concurrency_levels(raw: &str) -> Result<ConcurrencyLevels, String> {
     raw.split(',')
         .map(|c| match c.trim().parse::<usize>() {
-            Ok(0) => Err("a concurrency level is at least 1".to_owned()),
+            Ok(0) => Err("each number is at least 1".to_owned()),
             Ok(n) => Ok(n),
             Err(_) => Err(format!("{c:?} is not a number")),
         })

@@ -15,7 +15,8 @@
 //! `sync` (`externalId eq` lookup that misses, then create with the body of
 //! Entra's tutorial), `steady` (get, PATCH replace name, PATCH active
 //! false), `groups` (PATCH Add one member), `list` (pages of 100 at random
-//! start indexes). Keycloak calls per SCIM operation of kc-scim come from an
+//! start indexes); `growth` measures lookups, GET, PATCH and pages of a and
+//! c as the realm is seeded from one size to the next. Keycloak calls per SCIM operation of kc-scim come from an
 //! in-process server built with the library (`KcAdmin::stats()`), since the
 //! separate process exposes no call counter.
 //!
@@ -27,6 +28,7 @@
 mod args;
 mod calibrate;
 mod cpu;
+mod growth;
 mod phases;
 mod report;
 mod run;
@@ -59,6 +61,7 @@ fn main() -> ExitCode {
             Command::SetupNative(a) => setup::setup_native(a).await,
             Command::Run(a) => run::run(a).await,
             Command::Users2000(a) => users2000::users2000(a).await,
+            Command::Growth(a) => growth::growth(a).await,
         }
     });
     // Token refreshers and the in-process server end with the process.

@@ -11,7 +11,7 @@ use anyhow::{bail, Context};
 use serde_json::{json, Value};
 
 use crate::args::{SeedArgs, SetupNativeArgs};
-use crate::tokens::{admin_token, client};
+use crate::tokens::{admin_token, client, Token};
 
 /// Client of realm `b` that holds the SCIM API roles (created by `setup-native`).
 pub(crate) const NATIVE_CLIENT: &str = "bench-scim-client";
@@ -24,18 +24,44 @@ const CHUNK: usize = 1000;
 /// `seed`: partial import of `--users` users (chunks of 1,000) with the
 /// attributes kc-scim maps.
 pub(crate) async fn seed(args: &SeedArgs) -> anyhow::Result<bool> {
-    let (kc, realm, n) = (&args.kc_url, &args.realm, args.users);
-    // A partial import of a thousand users takes seconds on a busy machine.
-    let http = reqwest::Client::builder()
+    let http = seed_client()?;
+    let token = admin_token(&http, &args.kc_url).await?;
+    seed_range(
+        &http,
+        &token,
+        &args.kc_url,
+        &args.realm,
+        &args.prefix,
+        0..args.users,
+    )
+    .await?;
+    Ok(true)
+}
+
+/// The client of partial imports: a thousand users take seconds on a busy
+/// machine, tens of seconds on a realm of 100,000.
+pub(crate) fn seed_client() -> anyhow::Result<reqwest::Client> {
+    reqwest::Client::builder()
         .timeout(Duration::from_secs(600))
         .build()
-        .context("HTTP client")?;
-    let token = admin_token(&http, kc).await?;
+        .context("HTTP client")
+}
+
+/// Imports users `range` of `prefix` into `realm`, 1,000 per partial import,
+/// skipping those that exist; prints progress every 10,000.
+pub(crate) async fn seed_range(
+    http: &reqwest::Client,
+    token: &Token,
+    kc: &str,
+    realm: &str,
+    prefix: &str,
+    range: std::ops::Range<usize>,
+) -> anyhow::Result<()> {
     let t0 = Instant::now();
-    let mut i = 0;
-    while i < n {
-        let end = (i + CHUNK).min(n);
-        let users: Vec<Value> = (i..end).map(|k| seed_user(&args.prefix, k)).collect();
+    let mut i = range.start;
+    while i < range.end {
+        let end = (i + CHUNK).min(range.end);
+        let users: Vec<Value> = (i..end).map(|k| seed_user(prefix, k)).collect();
         let reply = http
             .post(format!("{kc}/admin/realms/{realm}/partialImport"))
             .bearer_auth(token.get())
@@ -51,12 +77,21 @@ pub(crate) async fn seed(args: &SeedArgs) -> anyhow::Result<bool> {
             );
         }
         i = end;
+        if i % 10_000 == 0 && i < range.end {
+            eprintln!(
+                "seeding {realm}: {i} of {} after {:.0}s",
+                range.end,
+                t0.elapsed().as_secs_f64()
+            );
+        }
     }
     eprintln!(
-        "seeded {n} users into {realm} in {:.1}s",
+        "seeded users {}..{} into {realm} in {:.1}s",
+        range.start,
+        range.end,
         t0.elapsed().as_secs_f64()
     );
-    Ok(true)
+    Ok(())
 }
 
 /// User `k` of a seed: what kc-scim would have written for it.
@@ -72,7 +107,8 @@ pub(crate) fn seed_user(prefix: &str, k: usize) -> Value {
             "userPrincipalName": [format!("{prefix}{k:05}@Contoso.com")],
             "givenName": ["Seed"],
             "surName": [format!("Fam{k:05}")],
-            "isSoftDeleted": ["true"]
+            "isSoftDeleted": ["true"],
+            "scimProvisioned": ["true"]
         }
     })
 }
@@ -180,5 +216,7 @@ mod tests {
         );
         assert_eq!(u["attributes"]["surName"][0], "Fam00042");
         assert_eq!(u["lastName"], "Fam00042");
+        // As if kc-scim had created it: SCIM may write it.
+        assert_eq!(u["attributes"]["scimProvisioned"][0], "true");
     }
 }

@@ -177,7 +177,7 @@ impl Ctx {
     }
 
     /// An Admin API request on realm a, with the admin token.
-    fn admin(&self, method: M, path: &str) -> reqwest::RequestBuilder {
+    pub(crate) fn admin(&self, method: M, path: &str) -> reqwest::RequestBuilder {
         self.http
             .request(
                 method,
