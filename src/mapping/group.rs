@@ -9,10 +9,9 @@
 //! compares group names.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
+use super::version::weak_etag;
 use serde_json::{json, Map, Value};
-use sha2::{Digest, Sha256};
 
 use super::{EXTERNAL_ID_ATTRIBUTE, GROUP_CREATED_ATTRIBUTE, LAST_MODIFIED_ATTRIBUTE};
 use crate::keycloak::{KcGroup, KcUser};
@@ -86,13 +85,7 @@ pub fn scim_group_from_kc(group: &KcGroup, members: Option<&[KcUser]>, base_url:
 /// writes stamp `meta.lastModified`, so they change it too).
 #[must_use]
 pub fn group_version(group: &KcGroup) -> String {
-    let basis = json!([group.id, group.name, group.attributes]);
-    let digest = Sha256::digest(basis.to_string().as_bytes());
-    let hex = digest.iter().take(8).fold(String::new(), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    });
-    format!("W/\"{hex}\"")
+    weak_etag(&(&group.id, &group.name, &group.attributes))
 }
 
 /// The Keycloak group for a normalised SCIM Group (members aside): name and

@@ -11,6 +11,7 @@ pub mod ownership;
 pub mod pushdown;
 pub mod user;
 pub mod settings;
+pub mod version;
 
 pub use mappers::{MapperRule, MapperTable, DEFAULT_MAPPERS, SCIM_CLIENT_ID};
 pub use pushdown::{plan_group_lookup, plan_user_lookup, GroupLookup, UserLookup};

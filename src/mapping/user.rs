@@ -10,13 +10,12 @@
 //! round-trip through this mapping.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
 
 use serde_json::{json, Map, Value};
-use sha2::{Digest, Sha256};
 
 use super::fidelity::{self, check_limits};
 use super::ownership::OWNER_ATTRIBUTE;
+use super::version::weak_etag;
 use super::{
     MapperTable, DISPLAY_NAME_ATTRIBUTE, EMAIL_VALUES_ATTRIBUTE, EXTERNAL_ID_ATTRIBUTE,
     LAST_MODIFIED_ATTRIBUTE,
@@ -345,7 +344,7 @@ impl UserMapping {
         );
         out.insert("meta".to_owned(), Value::Object(meta));
         let mut resource = Value::Object(out);
-        let version = version_of(&resource);
+        let version = weak_etag(&resource);
         if let Some(meta) = resource.get_mut("meta").and_then(Value::as_object_mut) {
             meta.insert("version".to_owned(), Value::String(version));
         }
@@ -587,16 +586,6 @@ fn get_path<'a>(scim: &'a Value, path: &AttrPath) -> Option<&'a Value> {
         None => Some(v),
         Some(sub) => v.get(sub),
     }
-}
-
-/// `meta.version`: a weak `ETag` over the representation.
-fn version_of(resource: &Value) -> String {
-    let digest = Sha256::digest(resource.to_string().as_bytes());
-    let hex = digest.iter().take(8).fold(String::new(), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    });
-    format!("W/\"{hex}\"")
 }
 
 /// Milliseconds since the epoch as RFC 3339 (UTC, millisecond precision).
