@@ -209,7 +209,7 @@ async fn send(
             timed(ctx.admin(
                 M::GET,
                 &format!(
-                    "/users?briefRepresentation=false&first=0&max=2&q={}",
+                    "/users?briefRepresentation=false&first=0&max=2&exact=true&q={}",
                     enc(&format!("externalId:ext-{name}"))
                 ),
             ))

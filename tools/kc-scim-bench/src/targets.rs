@@ -226,7 +226,7 @@ impl Ctx {
                     "lookup-miss",
                     timed(self.admin(
                         M::GET,
-                        &format!("/users?briefRepresentation=false&first=0&max=2&q={q}"),
+                        &format!("/users?briefRepresentation=false&first=0&max=2&exact=true&q={q}"),
                     ))
                     .await,
                 );
