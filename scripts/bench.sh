@@ -116,13 +116,13 @@ start_proxy() {
   local port=$1 dir="$out_dir/nginx-$stamp"
   shift
   mkdir -p "$dir"
-  local servers="" first=1
-  for up in "$@"; do
-    if [ $first = 1 ]; then servers="$up"; first=0; else servers="$servers;\n    server $up"; fi
-  done
+  local first=$1 extra=()
+  shift
+  # Every further address as one more server line of the kc_scim upstream.
+  for up in "$@"; do extra+=(-e "s|^\\( *\\)server $first;|&\\n\\1server $up;|"); done
   sed -e "s|\${PROXY_LISTEN}|127.0.0.1:$port|" \
       -e "s|\${KEYCLOAK_UPSTREAM}|127.0.0.1:$KC_PORT|" \
-      -e "s|\${KCSCIM_UPSTREAM}|$servers|" \
+      -e "s|\${KCSCIM_UPSTREAM}|$first|" "${extra[@]}" \
       deploy/nginx/templates/default.conf.template >"$dir/default.conf"
   local user=""
   [ "$(id -u)" -eq 0 ] && user="user root root;"
