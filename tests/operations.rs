@@ -180,8 +180,20 @@ async fn mass_deprovision_trips_the_breaker_until_an_admin_resets_it() {
         "{}",
         String::from_utf8_lossy(&reset.stderr)
     );
-    tokio::time::sleep(std::time::Duration::from_millis(2_100)).await; // settings cache TTL
-    assert_eq!(app.delete(&format!("/Users/{}", ids[3])).await.status, 204);
+    // Refused until the server's settings cache (2 s here) has read the reset.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let r = app.delete(&format!("/Users/{}", ids[3])).await;
+        if r.status == 204 {
+            break;
+        }
+        assert_scim_error(&r, 503, None);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still refused after the reset"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
     let text = metrics_text(&app.address).await;
     let realm = format!("realm=\"{}\"", app.realm);
     assert_eq!(
@@ -195,4 +207,79 @@ async fn mass_deprovision_trips_the_breaker_until_an_admin_resets_it() {
             &[&realm]
         ) >= 2
     );
+}
+
+/// Two replicas on one realm, as behind the proxy: each counts the
+/// disables and deletes it serves in its own window, and a trip is stored in
+/// Keycloak, so the other replica refuses too once its settings cache
+/// (`scim.cache_ttl_secs`, 2 s here) has expired.
+#[tokio::test]
+async fn two_replicas_count_their_own_window_but_share_the_trip() {
+    let one = spawn_app_with(
+        "replicas",
+        &[
+            ("KCSCIM_DEPROVISION__MIN_EVENTS", "3"),
+            ("KCSCIM_DEPROVISION__MAX_SHARE", "0.0"),
+        ],
+    )
+    .await;
+    // Replica two's own window cannot trip in this test: a 503 from it is
+    // the trip replica one stored.
+    let settings = common::serving(
+        &[&one.realm],
+        &[
+            ("KCSCIM_DEPROVISION__MIN_EVENTS", "100"),
+            ("KCSCIM_DEPROVISION__MAX_SHARE", "0.0"),
+        ],
+    );
+    let (address, directory) = common::start_server(&settings).await;
+    let two = common::TestApp {
+        address,
+        directory,
+        realm: one.realm.clone(),
+        token: one.token.clone(),
+        kc: common::admin(),
+        http: reqwest::Client::new(),
+    };
+    let mut ids = Vec::new();
+    for i in 0..24 {
+        let r = one.post("/Users", &user_body(&format!("r{i}"))).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        ids.push(r.body["id"].as_str().expect("id").to_owned());
+    }
+    // Four deletes within the window, two through each replica: replica one
+    // counted two of them, below its limit of 3.
+    for (i, id) in ids[..4].iter().enumerate() {
+        let replica = if i % 2 == 0 { &one } else { &two };
+        let r = replica.delete(&format!("/Users/{id}")).await;
+        assert_eq!(r.status, 204, "delete {i}: {}", r.body);
+    }
+    // Its third is within the limit, its fourth trips the breaker.
+    assert_eq!(one.delete(&format!("/Users/{}", ids[4])).await.status, 204);
+    assert_scim_error(&one.delete(&format!("/Users/{}", ids[5])).await, 503, None);
+    // Replica two refuses as soon as its cache holds the stored trip.
+    let mut refused = None;
+    for id in &ids[6..] {
+        let r = two.delete(&format!("/Users/{id}")).await;
+        match r.status {
+            503 => {
+                assert_scim_error(&r, 503, None);
+                refused = Some(id.clone());
+                break;
+            }
+            204 => tokio::time::sleep(std::time::Duration::from_millis(250)).await,
+            other => panic!("replica two answered {other}: {}", r.body),
+        }
+    }
+    let refused = refused.expect("replica two never refused after the trip");
+    for id in [&ids[5], &refused] {
+        assert!(
+            one.kc
+                .get_user(&one.realm, id)
+                .await
+                .expect("admin")
+                .is_some(),
+            "a refused delete removed user {id}"
+        );
+    }
 }
