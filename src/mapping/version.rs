@@ -71,8 +71,11 @@ mod tests {
 
     #[test]
     fn a_tuple_has_the_version_of_the_array_it_prints_as() {
-        let attributes: std::collections::BTreeMap<String, Vec<String>> =
-            [("scimCreated".to_owned(), vec!["2026-01-01T00:00:00.000Z".to_owned()])].into();
+        let attributes: std::collections::BTreeMap<String, Vec<String>> = [(
+            "scimCreated".to_owned(),
+            vec!["2026-01-01T00:00:00.000Z".to_owned()],
+        )]
+        .into();
         let (id, name) = (Some("g-1".to_owned()), "Sales".to_owned());
         assert_eq!(
             weak_etag(&(&id, &name, &Some(&attributes))),
