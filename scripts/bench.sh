@@ -62,7 +62,8 @@ sidecar=""
 replicas=()
 nginx_pid=""
 cleanup() {
-  for pid in "$sidecar" "${replicas[@]}" "$nginx_pid"; do
+  # nginx first: its keep-alive connections would hold up the replicas' drain.
+  for pid in "$nginx_pid" "$sidecar" "${replicas[@]}"; do
     if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
       kill -TERM "$pid" 2>/dev/null || true
       wait "$pid" 2>/dev/null || true
@@ -96,6 +97,7 @@ driver=target/release/kc-scim-bench
 start_replica() {
   KCSCIM_HTTP__BIND="127.0.0.1:$2" KCSCIM_REALMS="$1" "$bin" serve >"$3" 2>&1 &
   started=$!
+  replicas+=("$started") # stopped by cleanup, even if it never gets ready
   for _ in $(seq 1 60); do
     curl -fsS "http://127.0.0.1:$2/healthz" >/dev/null 2>&1 && return 0
     kill -0 "$started" 2>/dev/null || { tail -n 20 "$3" >&2; exit 1; }
@@ -150,6 +152,7 @@ CONF
     sleep 0.2
   done
   echo "nginx did not answer on port $port" >&2
+  cat "$dir/error.log" >&2 || true
   exit 1
 }
 
@@ -231,9 +234,7 @@ if [ "$mode" = scaleout ]; then
   # deploy/nginx in front: first balancing over one of them, then over both.
   second=$(free_port) proxy=$(free_port)
   start_replica bench-a "$scim_port" "$log"
-  replicas+=("$started")
   start_replica bench-a "$second" "${log%.log}-2.log"
-  replicas+=("$started")
   describe
   status=0
   for n in 1 2; do

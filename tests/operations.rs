@@ -263,7 +263,9 @@ async fn two_replicas_count_their_own_window_but_share_the_trip() {
         let r = two.delete(&format!("/Users/{id}")).await;
         match r.status {
             503 => {
+                // The breaker's answer, not an unavailable Keycloak's.
                 assert_scim_error(&r, 503, None);
+                assert_eq!(r.header("retry-after"), Some("3600"), "{}", r.body);
                 refused = Some(id.clone());
                 break;
             }

@@ -69,8 +69,9 @@ pub struct KcProtocolMapper {
 /// `UserRepresentation` (the parts we use).
 ///
 /// Deserialised by hand ([`UserVisitor`]): the derived form with
-/// `#[serde(flatten)]` buffers every field before sorting them out, which
-/// made reading a user (and a page of a hundred) cost twice what it needs.
+/// `#[serde(flatten)]` buffers every field it does not name before reading
+/// it again into `extra`. One difference: a repeated named key keeps its
+/// last value instead of failing (Keycloak never sends one).
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct KcUser {
@@ -204,7 +205,7 @@ mod tests {
         assert_eq!(user.extra.len(), 5);
         // What is written back is what was read.
         assert_eq!(serde_json::to_value(&user).expect("json"), raw);
-        // The same from bytes, where keys are borrowed.
+        // The same from bytes.
         let from_bytes: KcUser =
             serde_json::from_slice(raw.to_string().as_bytes()).expect("user from bytes");
         assert_eq!(from_bytes, user);
