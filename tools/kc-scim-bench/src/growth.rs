@@ -214,8 +214,8 @@ async fn send(
             let f = enc(&format!("externalId eq \"ext-{name}\""));
             expect_one(timed(ctx.scim(t, M::GET, &format!("/Users?filter={f}"))).await)
         }
-        // The page size kc-scim asks for: with max=2 PostgreSQL answered
-        // this search in about 1 s on 100,000 users, with max=500 in 0.1 s.
+        // The page size kc-scim asks for: with max=2 this search took 8
+        // times as long on average on 100,000 users on PostgreSQL.
         (_, "lookup externalId eq (hit)") => expect_one(
             timed(ctx.admin(
                 M::GET,

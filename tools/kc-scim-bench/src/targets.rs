@@ -221,8 +221,8 @@ impl Ctx {
                 created = v.and_then(|v| v["id"].as_str().map(str::to_owned));
             }
             (Target::C, Op::Sync(n)) => {
-                // exact=true and the page size kc-scim sends: with max=2
-                // PostgreSQL answered it in about 1 s on 100,000 users.
+                // exact=true and the page size kc-scim sends: with max=2 the
+                // search took 8 times as long on 100,000 users on PostgreSQL.
                 let q = enc(&format!("externalId:ext-{n}"));
                 push(
                     "lookup-miss",
