@@ -67,12 +67,7 @@ pub struct KcProtocolMapper {
 }
 
 /// `UserRepresentation` (the parts we use).
-///
-/// Deserialised by hand ([`UserVisitor`]): the derived form with
-/// `#[serde(flatten)]` buffers every field it does not name before reading
-/// it again into `extra`. One difference: a repeated named key keeps its
-/// last value instead of failing (Keycloak never sends one).
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct KcUser {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -95,46 +90,6 @@ pub struct KcUser {
     pub attributes: Option<BTreeMap<String, Vec<String>>>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
-}
-
-impl<'de> Deserialize<'de> for KcUser {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(UserVisitor)
-    }
-}
-
-/// Reads a `UserRepresentation` object field by field: the named fields into
-/// theirs (`null` is absent), every other one into `extra`.
-struct UserVisitor;
-
-impl<'de> serde::de::Visitor<'de> for UserVisitor {
-    type Value = KcUser;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a Keycloak user representation")
-    }
-
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<KcUser, A::Error> {
-        let mut user = KcUser::default();
-        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            match key.as_ref() {
-                "id" => user.id = map.next_value()?,
-                "username" => user.username = map.next_value()?,
-                "email" => user.email = map.next_value()?,
-                "firstName" => user.first_name = map.next_value()?,
-                "lastName" => user.last_name = map.next_value()?,
-                "enabled" => user.enabled = map.next_value()?,
-                "emailVerified" => user.email_verified = map.next_value()?,
-                "createdTimestamp" => user.created_timestamp = map.next_value()?,
-                "attributes" => user.attributes = map.next_value()?,
-                _ => {
-                    let value: Value = map.next_value()?;
-                    user.extra.insert(key.into_owned(), value);
-                }
-            }
-        }
-        Ok(user)
-    }
 }
 
 impl KcUser {
