@@ -8,7 +8,7 @@ DEMO_REALM ?= demo
 BIND ?= 127.0.0.1:8090
 
 .PHONY: all build run test test-unit lint fmt fuzz fuzz-ci reliability keycloak-start keycloak-stop clean tools check-compose \
-	bench bench-quick bench-pg bench-quick-pg bench-growth bench-scaleout bench-users-2000 bench-check conformance conformance-keycloak
+	bench bench-quick bench-pg bench-quick-pg bench-growth bench-scaleout bench-cpu bench-users-2000 bench-check conformance conformance-keycloak
 
 all: lint check-compose test
 
@@ -85,6 +85,11 @@ bench-growth:
 ## on one Keycloak (concurrency 8 and 32).
 bench-scaleout:
 	./scripts/bench.sh scaleout
+
+## CPU µs per GET, lookup and PATCH of this tree's build (one actix worker), beside
+## the build of BENCH_CPU_BASE=<rev> when given; BENCH_PERF=1 adds a perf profile.
+bench-cpu:
+	./scripts/bench.sh cpu
 
 ## /Users pages and filtered lookups on a realm of 2,000 users, with checks.
 bench-users-2000:

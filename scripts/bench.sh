@@ -12,6 +12,10 @@
 #                                # and 100,000 users (BENCH_SIZES, BENCH_REPS)
 #   BENCH_DB=postgres scripts/bench.sh full|quick   # make bench-pg / bench-quick-pg:
 #                                # the same with Keycloak on PostgreSQL (Debian's packages)
+#   BENCH_CPU_BASE=<rev> scripts/bench.sh cpu   # make bench-cpu: CPU µs per GET, lookup
+#                                # and PATCH of this tree's build, one actix worker, beside
+#                                # the build of <rev> (optional), taking turns (BENCH_CPU,
+#                                # BENCH_ROUNDS); BENCH_PERF=1 adds a perf profile of this build
 #
 # Starts its own dev-mem Keycloak with --features=scim-api on free loopback
 # ports (never the one of the tests), builds the release binaries, bootstraps
@@ -37,7 +41,8 @@ case "$mode" in
   growth) seed=${BENCH_SIZES:-1000,10000,100000}; reps=${BENCH_REPS:-100} ;;
   scaleout) seed=${BENCH_SEED:-1000}; sync=${BENCH_SYNC:-100}; groups=${BENCH_GROUPS:-100}
             list=${BENCH_LIST:-60}; conc=${BENCH_CONCURRENCY:-8,32} ;;
-  *) echo "usage: $0 full|quick|users2000|growth|scaleout" >&2; exit 2 ;;
+  cpu) seed=0; reps=${BENCH_CPU:-500}; rounds=${BENCH_ROUNDS:-5} ;;
+  *) echo "usage: $0 full|quick|users2000|growth|scaleout|cpu" >&2; exit 2 ;;
 esac
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -77,10 +82,25 @@ cleanup() {
 trap cleanup EXIT
 
 t0=$(date +%s)
+if [ -n "${BENCH_PERF:-}" ]; then ENSURE_PERF=1 ./scripts/ensure-tools.sh; fi
 ./keycloak/fetch.sh >/dev/null
 ./keycloak/start.sh >/dev/null &
 starter=$!
 cargo build --release -p kc-scim -p kc-scim-bench
+base_bin=""
+if [ "$mode" = cpu ] && [ -n "${BENCH_CPU_BASE:-}" ]; then
+  # The reference build: <rev> checked out in its own worktree and target
+  # directory (kept between runs, so a second run only rebuilds what changed).
+  base_rev=$(git rev-parse --short "$BENCH_CPU_BASE")
+  base_tree="$root/target/bench-base/tree"
+  rm -rf "$base_tree" && git worktree prune
+  git worktree add --detach "$base_tree" "$base_rev" >/dev/null
+  CARGO_TARGET_DIR="$root/target/bench-base/target" \
+    cargo build --release -p kc-scim --manifest-path "$base_tree/Cargo.toml"
+  base_bin="$root/target/bench-base/kc-scim-$base_rev"
+  cp "$root/target/bench-base/target/release/kc-scim" "$base_bin"
+  git worktree remove --force "$base_tree"
+fi
 wait "$starter"
 echo "Keycloak ready at $kc_url; release build done after $(($(date +%s) - t0))s" >&2
 
@@ -93,9 +113,9 @@ export KCSCIM_KEYCLOAK__URL="$kc_url" KCSCIM_KEYCLOAK__USERNAME="$KC_ADMIN_USER"
 bin=target/release/kc-scim
 driver=target/release/kc-scim-bench
 
-# start_replica <realm> <port> <log>: kc-scim serve; its pid in $started.
+# start_replica <realm> <port> <log> [binary]: kc-scim serve; its pid in $started.
 start_replica() {
-  KCSCIM_HTTP__BIND="127.0.0.1:$2" KCSCIM_REALMS="$1" "$bin" serve >"$3" 2>&1 &
+  KCSCIM_HTTP__BIND="127.0.0.1:$2" KCSCIM_REALMS="$1" "${4:-$bin}" serve >"$3" 2>&1 &
   started=$!
   replicas+=("$started") # stopped by cleanup, even if it never gets ready
   for _ in $(seq 1 60); do
@@ -175,7 +195,7 @@ describe() {
     java_home=$(. keycloak/env.sh && kc_pick_java)
     echo "JDK: $("${java_home:+$java_home/bin/}java" -version 2>&1 | head -n1)"
     echo "kc-scim: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src tools Cargo.toml Cargo.lock || echo '+uncommitted'), release build"
-    echo "Command: ${BENCH_DB:+BENCH_DB=$BENCH_DB }scripts/bench.sh $mode (seed=$seed${sync:+ sync=$sync groups=$groups list=$list conc=$conc}${reps:+ reps=$reps})"
+    echo "Command: ${BENCH_DB:+BENCH_DB=$BENCH_DB }${BENCH_CPU_BASE:+BENCH_CPU_BASE=$BENCH_CPU_BASE }scripts/bench.sh $mode (seed=$seed${sync:+ sync=$sync groups=$groups list=$list conc=$conc}${reps:+ reps=$reps}${rounds:+ rounds=$rounds})"
     echo
   } >"$report"
 }
@@ -206,6 +226,53 @@ if [ "$mode" = growth ]; then
     --token "$token" --sizes "$seed" --reps "$reps" --sidecar-pid "$sidecar" \
     --out "$report.part" || status=$?
   cat "$report.part" >>"$report" && rm -f "$report.part"
+  echo "report: $report ($(($(date +%s) - t0))s in all)" >&2
+  exit "$status"
+fi
+
+if [ "$mode" = cpu ]; then
+  # One actix worker per process, so that the figures do not depend on the
+  # machine's cores; the processes take turns, kind by kind, in every round.
+  realm=bench-cpu
+  "$bin" bootstrap --realm "$realm" --template passwordless >/dev/null
+  token=$("$bin" token create --realm "$realm" | tail -n1)
+  export KCSCIM_HTTP__WORKERS=1
+  start_sidecar "$realm"
+  # Labels: "tree" (this tree's build, "+" when its sources differ from
+  # HEAD) and the base's revision.
+  tree_label="tree@$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Cargo.toml Cargo.lock || echo '+')"
+  flags=(--sidecar "$tree_label=http://127.0.0.1:$scim_port@$sidecar")
+  if [ -n "$base_bin" ]; then
+    base_port=$(free_port)
+    start_replica "$realm" "$base_port" "${log%.log}-base.log" "$base_bin"
+    flags=(--sidecar "$base_rev=http://127.0.0.1:$base_port@$started" "${flags[@]}")
+  fi
+  describe
+  status=0
+  "$driver" cpu --kc-url "$kc_url" --realm "$realm" --token "$token" "${flags[@]}" \
+    --requests "$reps" --rounds "$rounds" --out "$report.part" || status=$?
+  cat "$report.part" >>"$report" && rm -f "$report.part"
+  if [ -n "${BENCH_PERF:-}" ]; then
+    # A second pass of this build alone under perf (cpu-clock sampling, which
+    # needs no hardware counters): where its CPU goes, by object and symbol.
+    perf_data="$out_dir/perf-$stamp.data"
+    perf record -e cpu-clock -F 4999 -o "$perf_data" -p "$sidecar" 2>"$out_dir/perf-$stamp.log" &
+    perf_pid=$!
+    "$driver" cpu --kc-url "$kc_url" --realm "$realm" --token "$token" \
+      --sidecar "profiled=http://127.0.0.1:$scim_port@$sidecar" \
+      --requests "$reps" --rounds 3 >/dev/null || status=$?
+    kill -INT "$perf_pid" && wait "$perf_pid" || true
+    {
+      printf '\nProfile of this build (perf record -e cpu-clock, three more rounds):\n\n```\n'
+      # sed -n, not head: it reads to the end, so no SIGPIPE under pipefail.
+      perf report -i "$perf_data" --no-children --sort dso --stdio -g none 2>/dev/null |
+        grep -v -e '^#' -e '^$' | sed -n 1,12p
+      echo
+      perf report -i "$perf_data" --no-children --sort sym --stdio -g none 2>/dev/null |
+        grep -v -e '^#' -e '^$' | sed -n 1,30p
+      printf '```\n'
+    } >>"$report"
+  fi
   echo "report: $report ($(($(date +%s) - t0))s in all)" >&2
   exit "$status"
 fi

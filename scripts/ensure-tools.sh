@@ -14,6 +14,8 @@
 #                   for the PostgreSQL bench and reliability runs
 #   acl             keycloak/pg-start.sh as root: lets the postgres user reach
 #                   its data directory under ~/.cache/kc-scim (traverse only)
+#   linux-perf      only with ENSURE_PERF=1: the profile of BENCH_PERF=1
+#                   scripts/bench.sh cpu
 # Quick and silent when everything is there; uses sudo when not root.
 set -euo pipefail
 missing=()
@@ -25,6 +27,7 @@ command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 [ -d /usr/share/fonts/truetype/liberation ] || missing+=(fonts-liberation)
 compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null || missing+=(postgresql)
 command -v setfacl >/dev/null 2>&1 || missing+=(acl)
+[ -z "${ENSURE_PERF:-}" ] || command -v perf >/dev/null 2>&1 || missing+=(linux-perf)
 [ "${#missing[@]}" -eq 0 ] && exit 0
 if ! command -v apt-get >/dev/null 2>&1; then
   echo "ensure-tools: missing ${missing[*]} and no apt-get here; install them by hand" >&2

@@ -1,5 +1,6 @@
 //! The driver's command line: one subcommand per step of `scripts/bench.sh`
-//! (`seed`, `setup-native`, `run`, `users2000`), each flag with its default.
+//! (`seed`, `setup-native`, `run`, `users2000`, `growth`, `cpu`), each flag
+//! with its default.
 //!
 //! Invariant: every URL the driver will call passes [`loopback_url`] here, at
 //! the edge, so no later code can send bench traffic off this machine; the
@@ -44,6 +45,9 @@ pub(crate) enum Command {
     /// Seeds a realm to each size in turn and measures lookups, GET, PATCH
     /// and list pages of kc-scim (a) beside the raw Admin API (c) at each.
     Growth(GrowthArgs),
+    /// CPU µs per request (get, lookup, PATCH) of one or more running
+    /// kc-scim processes, alternated round by round: builds side by side.
+    Cpu(CpuArgs),
 }
 
 /// `seed`.
@@ -189,6 +193,63 @@ pub(crate) struct GrowthArgs {
     pub(crate) out: Option<PathBuf>,
 }
 
+/// `cpu`.
+#[derive(Debug, Args)]
+pub(crate) struct CpuArgs {
+    /// Keycloak base URL (loopback only).
+    #[arg(long, value_name = "URL", value_parser = loopback_url)]
+    pub(crate) kc_url: String,
+    /// Realm every measured kc-scim serves.
+    #[arg(long)]
+    pub(crate) realm: String,
+    /// Static bearer token of the realm (`kc-scim token create`).
+    #[arg(long, value_name = "TOKEN")]
+    pub(crate) token: String,
+    /// A running `kc-scim serve` as `LABEL=URL@PID`; repeat it to compare
+    /// builds (the first is the reference of the ratios).
+    #[arg(long = "sidecar", value_name = "LABEL=URL@PID", required = true, value_parser = sidecar)]
+    pub(crate) sidecars: Vec<Sidecar>,
+    /// Requests of each kind per sidecar and round.
+    #[arg(long, value_name = "N", default_value_t = 500,
+          value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
+    pub(crate) requests: usize,
+    /// Rounds (the sidecars take turns in each; the report gives medians).
+    #[arg(long, value_name = "N", default_value_t = 5,
+          value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
+    pub(crate) rounds: usize,
+    /// Also write the report to this file.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out: Option<PathBuf>,
+}
+
+/// One kc-scim process measured by `cpu`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Sidecar {
+    pub(crate) label: String,
+    pub(crate) url: String,
+    pub(crate) pid: u32,
+}
+
+/// Parses `LABEL=URL@PID` (the URL loopback only).
+fn sidecar(raw: &str) -> Result<Sidecar, String> {
+    let (label, rest) = raw
+        .split_once('=')
+        .ok_or_else(|| format!("{raw:?} is not LABEL=URL@PID"))?;
+    let (url, pid) = rest
+        .rsplit_once('@')
+        .ok_or_else(|| format!("{raw:?} is not LABEL=URL@PID"))?;
+    if label.is_empty() {
+        return Err(format!("{raw:?} has an empty label"));
+    }
+    Ok(Sidecar {
+        label: label.to_owned(),
+        url: loopback_url(url)?,
+        pid: pid
+            .parse()
+            .map_err(|_| format!("{pid:?} is not a process id"))?,
+    })
+}
+
 /// Positive numbers in the order given: the concurrency levels of `run
 /// --concurrency`, the realm sizes of `growth --sizes`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -252,6 +313,27 @@ mod tests {
             "",
         ] {
             assert!(loopback_url(raw).is_err(), "{raw}");
+        }
+    }
+
+    #[test]
+    fn sidecars_name_a_label_a_loopback_url_and_a_pid() {
+        assert_eq!(
+            sidecar("new=http://127.0.0.1:8090/@4242"),
+            Ok(Sidecar {
+                label: "new".into(),
+                url: "http://127.0.0.1:8090".into(),
+                pid: 4242
+            })
+        );
+        for bad in [
+            "http://127.0.0.1:8090@1",
+            "=http://127.0.0.1:8090@1",
+            "a=http://127.0.0.1:8090",
+            "a=http://127.0.0.1:8090@x",
+            "a=http://10.0.0.1:8090@1",
+        ] {
+            assert!(sidecar(bad).is_err(), "{bad}");
         }
     }
 

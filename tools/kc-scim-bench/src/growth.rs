@@ -51,17 +51,14 @@ pub(crate) async fn growth(args: &GrowthArgs) -> anyhow::Result<bool> {
     check_sizes(&args.sizes.0)?;
     let http = client()?;
     let admin = admin_token(&http, &args.kc_url).await?;
-    let ctx = Ctx {
-        http: http.clone(),
-        kc: args.kc_url.clone(),
-        scim_a: format!("{}/realms/{}/scim/v2", args.scim_url, args.realm),
-        token_a: args.token.clone(),
-        // Target b is not measured here.
-        scim_b: String::new(),
-        token_b: admin.clone(),
-        realm_a: args.realm.clone(),
-        admin: admin.clone(),
-    };
+    let ctx = Ctx::without_b(
+        &http,
+        &args.kc_url,
+        &args.scim_url,
+        &args.realm,
+        &args.token,
+        &admin,
+    );
     let seeder = seed_client()?;
     let t0 = Instant::now();
     let mut seeded = 0;

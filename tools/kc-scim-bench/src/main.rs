@@ -16,9 +16,11 @@
 //! Entra's tutorial), `steady` (get, PATCH replace name, PATCH active
 //! false), `groups` (PATCH Add one member), `list` (pages of 100 at random
 //! start indexes); `growth` measures lookups, GET, PATCH and pages of a and
-//! c as the realm is seeded from one size to the next. Keycloak calls per SCIM operation of kc-scim come from an
-//! in-process server built with the library (`KcAdmin::stats()`), since the
-//! separate process exposes no call counter.
+//! c as the realm is seeded from one size to the next; `cpu` compares the
+//! CPU µs per request of running kc-scim builds, taking turns. Keycloak
+//! calls per SCIM operation of kc-scim come from an in-process server built
+//! with the library (`KcAdmin::stats()`), since the separate process exposes
+//! no call counter.
 //!
 //! Invariant: only loopback URLs are accepted (checked in [`args`]), and
 //! every phase has a request count and a time bound. Exit status 0 when the
@@ -62,6 +64,7 @@ fn main() -> ExitCode {
             Command::Run(a) => run::run(a).await,
             Command::Users2000(a) => users2000::users2000(a).await,
             Command::Growth(a) => growth::growth(a).await,
+            Command::Cpu(a) => cpu::compare(a).await,
         }
     });
     // Token refreshers and the in-process server end with the process.

@@ -164,6 +164,28 @@ fn location_id(v: &Value) -> Option<String> {
 }
 
 impl Ctx {
+    /// The context of a step that measures kc-scim (target a) and the raw
+    /// Admin API only: `scim_url` serves `realm`; target b is not used.
+    pub(crate) fn without_b(
+        http: &reqwest::Client,
+        kc_url: &str,
+        scim_url: &str,
+        realm: &str,
+        token: &str,
+        admin: &Token,
+    ) -> Self {
+        Self {
+            http: http.clone(),
+            kc: kc_url.to_owned(),
+            scim_a: format!("{scim_url}/realms/{realm}/scim/v2"),
+            token_a: token.to_owned(),
+            scim_b: String::new(),
+            token_b: admin.clone(),
+            realm_a: realm.to_owned(),
+            admin: admin.clone(),
+        }
+    }
+
     /// A SCIM request to target a or b, with its bearer token.
     pub(crate) fn scim(&self, t: Target, method: M, path: &str) -> reqwest::RequestBuilder {
         let (base, token) = match t {
