@@ -409,6 +409,95 @@ async fn keycloak_effective_roles_of_users_include_ancestors_and_of_groups_do_no
     }
 }
 
+/// What the group check's shortcut relies on, as Keycloak answers it:
+/// `GET /groups/{id}` lists the roles mapped to the group itself (empty
+/// lists when there are none, names, not what they include, when there are);
+/// a search leaves them out. A member add to a group that maps no role,
+/// with no ancestors, is then the group read and the one membership call.
+#[tokio::test]
+async fn keycloak_lists_a_groups_own_role_mappings_in_its_read() {
+    let app = spawn_app("pmap").await;
+    let admin = Admin::of(&app).await;
+    let gid = group(&app, "Mapped").await;
+    let uid = user(&app, "mapped").await;
+    let read = || async {
+        app.kc
+            .get_group(&app.realm, &gid)
+            .await
+            .expect("read")
+            .expect("group")
+    };
+    let bare = read().await;
+    assert_eq!(bare.realm_roles, Some(Vec::new()), "{bare:?}");
+    assert_eq!(
+        bare.client_roles,
+        Some(std::collections::BTreeMap::new()),
+        "{bare:?}"
+    );
+    assert!(bare.maps_no_roles());
+    let before = app.kc_calls();
+    let reply = app
+        .patch(&format!("/Groups/{gid}"), &add_member(&uid))
+        .await;
+    assert_eq!(reply.status, 204, "{}", reply.body);
+    assert_eq!(app.kc_calls() - before, 2, "group read and membership call");
+    assert_eq!(admin.members(&gid).await, vec![uid.clone()]);
+
+    // A realm role that includes `manage-users`: the read names the role,
+    // not what it includes, so the check asks Keycloak and refuses.
+    let rm = admin.client_id("realm-management").await;
+    let manage_users = admin.get(&format!("clients/{rm}/roles/manage-users")).await;
+    admin.post("roles", &json!({"name": "wrapper"})).await;
+    admin
+        .post("roles/wrapper/composites", &json!([manage_users]))
+        .await;
+    let wrapper = admin.get("roles/wrapper").await;
+    admin
+        .post(
+            &format!("groups/{gid}/role-mappings/realm"),
+            &json!([wrapper]),
+        )
+        .await;
+    let mapped = read().await;
+    assert_eq!(mapped.realm_roles, Some(vec!["wrapper".to_owned()]));
+    assert!(!mapped.maps_no_roles());
+    let other = user(&app, "other").await;
+    let reply = app
+        .patch(&format!("/Groups/{gid}"), &add_member(&other))
+        .await;
+    assert_scim_error(&reply, 403, None);
+    assert_eq!(admin.members(&gid).await, vec![uid.clone()]);
+
+    // A client role mapped directly shows under its clientId.
+    let child = group_chain(&app, &["direct"]).await;
+    admin
+        .grant_client_role("groups", &child[0], &rm, &manage_users)
+        .await;
+    let direct = app
+        .kc
+        .get_group(&app.realm, &child[0])
+        .await
+        .expect("read")
+        .expect("group");
+    assert_eq!(
+        direct
+            .client_roles
+            .as_ref()
+            .and_then(|c| c.get("realm-management")),
+        Some(&vec!["manage-users".to_owned()]),
+        "{direct:?}"
+    );
+    assert!(!direct.maps_no_roles());
+
+    // A search result carries no mappings: never taken for a bare group.
+    let listed = admin.get("groups?search=Mapped").await;
+    let first: kc_scim::keycloak::KcGroup =
+        serde_json::from_value(listed[0].clone()).expect("group");
+    assert_eq!(first.id.as_deref(), Some(gid.as_str()), "{listed}");
+    assert!(first.realm_roles.is_none(), "{listed}");
+    assert!(!first.maps_no_roles());
+}
+
 /// An ordinary group and user stay writable, at one extra call each.
 #[tokio::test]
 async fn groups_and_users_without_admin_roles_stay_writable() {
