@@ -117,30 +117,8 @@ pub struct KcGroup {
     pub parent_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attributes: Option<BTreeMap<String, Vec<String>>>,
-    /// The realm roles mapped to the group itself, by name; only
-    /// `GET /groups/{id}` sends them (lists and searches leave them out).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub realm_roles: Option<Vec<String>>,
-    /// The client roles mapped to the group itself, by `clientId`; like
-    /// `realm_roles`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub client_roles: Option<BTreeMap<String, Vec<String>>>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
-}
-
-impl KcGroup {
-    /// Whether the representation shows that no role at all is mapped to
-    /// the group itself: then its effective roles are empty too (they are
-    /// the mapped roles and what those include; a parent's roles are not
-    /// among them). `false` when Keycloak left the mappings out.
-    #[must_use]
-    pub fn maps_no_roles(&self) -> bool {
-        match (&self.realm_roles, &self.client_roles) {
-            (Some(realm), Some(clients)) => realm.is_empty() && clients.values().all(Vec::is_empty),
-            _ => false,
-        }
-    }
 }
 
 /// `RoleRepresentation` (the parts we use).
@@ -186,29 +164,6 @@ mod tests {
         let from_bytes: KcUser =
             serde_json::from_slice(raw.to_string().as_bytes()).expect("user from bytes");
         assert_eq!(from_bytes, user);
-    }
-
-    #[test]
-    fn a_group_maps_no_roles_only_when_keycloak_says_so() {
-        let read = |raw: Value| serde_json::from_value::<KcGroup>(raw).expect("group");
-        let plain = read(json!({"id": "g", "name": "plain", "realmRoles": [], "clientRoles": {}}));
-        assert!(plain.maps_no_roles());
-        let empty_client = read(json!({"name": "g", "realmRoles": [], "clientRoles": {"c": []}}));
-        assert!(empty_client.maps_no_roles());
-        for mapped in [
-            json!({"name": "g", "realmRoles": ["outer"], "clientRoles": {}}),
-            json!({"name": "g", "realmRoles": [], "clientRoles": {"realm-management": ["manage-users"]}}),
-            // A list or search result: no mappings in it, so unknown.
-            json!({"name": "g", "subGroupCount": 0}),
-            json!({"name": "g", "realmRoles": []}),
-            json!({"name": "g", "clientRoles": {}}),
-        ] {
-            assert!(!read(mapped.clone()).maps_no_roles(), "{mapped}");
-        }
-        // What is written back is what was read.
-        let raw = json!({"id": "g", "name": "n", "realmRoles": ["r"], "clientRoles": {"c": ["x"]},
-                         "access": {"manage": true}});
-        assert_eq!(serde_json::to_value(read(raw.clone())).expect("json"), raw);
     }
 
     #[test]

@@ -93,10 +93,7 @@ impl KcDirectory {
 
     /// Refuses a write to `group` (its members or its attributes; `what`
     /// names it) when it or any of its ancestors grants a
-    /// `realm-management` role. Per group of the chain, the group itself
-    /// first: no call when its representation shows no role mapped to it
-    /// (`GET /groups/{id}` lists the mappings), else one for its effective
-    /// roles; one read per ancestor.
+    /// `realm-management` role. One Admin API call, plus two per ancestor.
     pub(super) async fn ensure_group_writable(
         &self,
         realm: &str,
@@ -118,19 +115,14 @@ impl KcDirectory {
         let err = kc_err("admin roles of the group");
         let mut holder = id.to_owned();
         let mut parent = group.parent_id.clone();
-        let mut bare = group.maps_no_roles();
         for _ in 0..=MAX_ANCESTORS {
-            // A group read that shows no role mapped to the holder answers
-            // for it; otherwise Keycloak resolves the composites.
-            if !bare {
-                let roles = self
-                    .kc
-                    .effective_client_roles(realm, RoleHolder::Group(&holder), &rm)
-                    .await
-                    .map_err(&err)?;
-                if let Some(role) = first_admin_role(&roles) {
-                    return Err(refused(role, &holder));
-                }
+            let roles = self
+                .kc
+                .effective_client_roles(realm, RoleHolder::Group(&holder), &rm)
+                .await
+                .map_err(&err)?;
+            if let Some(role) = first_admin_role(&roles) {
+                return Err(refused(role, &holder));
             }
             let Some(up) = parent.take() else {
                 return Ok(());
@@ -142,7 +134,6 @@ impl KcDirectory {
                 .await
                 .map_err(&err)?
                 .ok_or_else(|| DirectoryError::NotFound(format!("Group {id} not found")))?;
-            bare = above.maps_no_roles();
             parent = above.parent_id;
             holder = up;
         }
