@@ -86,7 +86,7 @@ bench-growth:
 bench-scaleout:
 	./scripts/bench.sh scaleout
 
-## CPU µs per GET, lookup and PATCH of this tree's build (one actix worker), beside
+## CPU µs and p50 ms per GET, lookup, PATCH and member add of this tree's build (one actix worker), beside
 ## the build of BENCH_CPU_BASE=<rev> when given; BENCH_PERF=1 adds a perf profile.
 bench-cpu:
 	./scripts/bench.sh cpu

@@ -12,8 +12,8 @@
 #                                # and 100,000 users (BENCH_SIZES, BENCH_REPS)
 #   BENCH_DB=postgres scripts/bench.sh full|quick   # make bench-pg / bench-quick-pg:
 #                                # the same with Keycloak on PostgreSQL (Debian's packages)
-#   BENCH_CPU_BASE=<rev> scripts/bench.sh cpu   # make bench-cpu: CPU µs per GET, lookup
-#                                # and PATCH of this tree's build, one actix worker, beside
+#   BENCH_CPU_BASE=<rev> scripts/bench.sh cpu   # make bench-cpu: CPU µs and p50 per GET,
+#                                # lookup, PATCH, member add of this build, one actix worker, beside
 #                                # the build of <rev> (optional), taking turns (BENCH_CPU,
 #                                # BENCH_ROUNDS); BENCH_PERF=1 adds a perf profile of this build
 #

@@ -45,8 +45,9 @@ pub(crate) enum Command {
     /// Seeds a realm to each size in turn and measures lookups, GET, PATCH
     /// and list pages of kc-scim (a) beside the raw Admin API (c) at each.
     Growth(GrowthArgs),
-    /// CPU µs per request (get, lookup, PATCH) of one or more running
-    /// kc-scim processes, alternated round by round: builds side by side.
+    /// CPU µs and p50 latency per request (get, lookup, PATCH, member add)
+    /// of one or more running kc-scim processes, alternated round by round:
+    /// builds side by side.
     Cpu(CpuArgs),
 }
 

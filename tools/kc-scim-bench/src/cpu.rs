@@ -1,8 +1,10 @@
-//! The sidecar's CPU time per request of one kind: `get`, a `userName eq`
-//! lookup and a `PATCH` replacing the name, each sent one at a time to the
-//! running kc-scim after a warm-up, with the process's CPU time read before
-//! and after each batch from `/proc/<pid>/task/*/schedstat` (nanoseconds;
-//! `/proc/<pid>/stat` counts in 10 ms ticks, too coarse for one kind).
+//! The sidecar's CPU time and latency per request of one kind: `get`, a
+//! `userName eq` lookup, a `PATCH` replacing the name and a group `PATCH`
+//! adding a member, each sent one at a time to the running kc-scim after a
+//! warm-up, with the process's CPU time read before and after each batch
+//! from `/proc/<pid>/task/*/schedstat` (nanoseconds; `/proc/<pid>/stat`
+//! counts in 10 ms ticks, too coarse for one kind) and each request's wall
+//! time taken by the driver.
 //!
 //! Invariant: nothing else is sent to kc-scim while a batch runs, so the
 //! difference is the cost of that batch's requests alone (plus the idle
@@ -10,6 +12,7 @@
 
 use std::fmt::Write as _;
 use std::sync::Arc;
+use std::time::Duration;
 
 use reqwest::Method as M;
 use serde_json::json;
@@ -37,22 +40,35 @@ pub(crate) fn cpu_ns(pid: u32) -> Option<u64> {
 }
 
 /// The kinds measured, in report order.
-const KINDS: [&str; 3] = ["get", "lookup", "patch-replace"];
+const KINDS: [&str; 4] = ["get", "lookup", "patch-replace", "add-member"];
 
-/// One request of `kind` about user `id` named `user_name`; `round` varies
-/// the PATCH so that every one of them writes.
-fn request(
-    ctx: &Ctx,
-    kind: &str,
-    id: &str,
-    user_name: &str,
-    round: usize,
-) -> reqwest::RequestBuilder {
+/// What the requests of one process are about: a user (id and userName) and
+/// a group it is added to.
+struct Subject {
+    id: String,
+    user_name: String,
+    group: String,
+}
+
+/// One request of `kind` about `who`; `round` varies the user PATCH so that
+/// every one of them writes (a member add writes every time: Keycloak's
+/// membership `PUT` is idempotent, and kc-scim reads no members for it).
+fn request(ctx: &Ctx, kind: &str, who: &Subject, round: usize) -> reqwest::RequestBuilder {
+    let Subject {
+        id,
+        user_name,
+        group,
+    } = who;
     match kind {
         "get" => ctx.scim(Target::A, M::GET, &format!("/Users/{id}")),
         "lookup" => {
             let f = enc(&format!("userName eq \"{user_name}\""));
             ctx.scim(Target::A, M::GET, &format!("/Users?filter={f}"))
+        }
+        "add-member" => {
+            let ops = json!([{"op": "Add", "path": "members", "value": [{"value": id}]}]);
+            ctx.scim(Target::A, M::PATCH, &format!("/Groups/{group}"))
+                .body(patch_body(&ops).to_string())
         }
         _ => {
             let ops = json!([
@@ -68,44 +84,66 @@ fn request(
 /// Warm-up requests of each kind before a batch is measured.
 const WARM_UP: usize = 20;
 
-/// CPU ns of `pid` spent on `n` sequential requests of `kind` (after the
-/// warm-up), and how many of them failed; `round` numbers the `PATCH`es.
+/// What one batch cost: the process's CPU ns (`None` when unreadable), the
+/// failed requests and the median wall time of a request in ms.
+struct Batch {
+    spent: Option<u64>,
+    errors: usize,
+    p50_ms: Option<f64>,
+}
+
+/// `n` sequential requests of `kind` to the process `pid` (after the
+/// warm-up); `round` numbers the `PATCH`es.
 async fn batch(
     ctx: &Ctx,
     pid: u32,
     kind: &str,
-    (id, user_name): (&str, &str),
+    who: &Subject,
     n: usize,
     round: &mut usize,
-) -> (Option<u64>, usize) {
+) -> Batch {
     for _ in 0..WARM_UP {
         *round += 1;
-        let _ = timed(request(ctx, kind, id, user_name, *round)).await;
+        let _ = timed(request(ctx, kind, who, *round)).await;
     }
     let before = cpu_ns(pid);
     let mut errors = 0;
+    let mut took = Vec::with_capacity(n);
     for _ in 0..n {
         *round += 1;
-        if timed(request(ctx, kind, id, user_name, *round))
-            .await
-            .1
-            .is_err()
-        {
+        let (elapsed, result) = timed(request(ctx, kind, who, *round)).await;
+        if result.is_err() {
             errors += 1;
         }
+        took.push(millis(elapsed));
     }
     let spent = before.zip(cpu_ns(pid)).map(|(b, a)| a.saturating_sub(b));
-    (spent, errors)
+    Batch {
+        spent,
+        errors,
+        p50_ms: median(&mut took),
+    }
 }
 
-/// Creates the user the requests of one sidecar are about: its id and
-/// userName.
-async fn subject(ctx: &Ctx, name: &str) -> anyhow::Result<(String, String)> {
+/// `d` in milliseconds.
+fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Creates the user and the group the requests of one sidecar are about.
+async fn subject(ctx: &Ctx, name: &str) -> anyhow::Result<Subject> {
     let done = ctx.exec(Target::A, &Op::Sync(name.to_owned())).await;
     let id = done
         .created
         .ok_or_else(|| anyhow::anyhow!("the user of the CPU measurement was not created"))?;
-    Ok((id, format!("Bench_{name}@Contoso.com")))
+    let group = ctx
+        .create_group(Target::A, &format!("{name}-group"))
+        .await?;
+    Ok(Subject {
+        id,
+        user_name: format!("Bench_{name}@Contoso.com"),
+        group,
+    })
 }
 
 /// µs per request of `ns` spent on `n` requests.
@@ -121,25 +159,37 @@ pub(crate) async fn per_request(
     n: usize,
     run_id: &str,
 ) -> anyhow::Result<String> {
-    let (id, user_name) = subject(ctx, &format!("{run_id}-cpu")).await?;
+    let who = subject(ctx, &format!("{run_id}-cpu")).await?;
     let mut s = String::new();
     let _ = writeln!(
         s,
         "\nSidecar CPU per request by kind (kc-scim process, {n} sequential requests of each \
-         kind after {WARM_UP} of warm-up, CPU time from /proc/<pid>/task/*/schedstat):\n"
+         kind after {WARM_UP} of warm-up, CPU time from /proc/<pid>/task/*/schedstat; p50 is \
+         the driver's wall time of a request):\n"
     );
-    let _ = writeln!(s, "| request | requests | errors | CPU µs / request |");
-    let _ = writeln!(s, "|---|---:|---:|---:|");
+    let _ = writeln!(
+        s,
+        "| request | requests | errors | CPU µs / request | p50 ms |"
+    );
+    let _ = writeln!(s, "|---|---:|---:|---:|---:|");
     let mut round = 0;
     for kind in KINDS {
-        let (spent, errors) = batch(ctx, pid, kind, (&id, &user_name), n, &mut round).await;
+        let b = batch(ctx, pid, kind, &who, n, &mut round).await;
         let _ = writeln!(
             s,
-            "| {kind} | {n} | {errors} | {} |",
-            spent.map_or("–".into(), |ns| format!("{:.0}", micros(ns, n)))
+            "| {kind} | {n} | {} | {} | {} |",
+            b.errors,
+            b.spent
+                .map_or("–".into(), |ns| format!("{:.0}", micros(ns, n))),
+            fmt_opt(b.p50_ms, 2)
         );
     }
     Ok(s)
+}
+
+/// `v` with `places` decimals, or "–".
+fn fmt_opt(v: Option<f64>, places: usize) -> String {
+    v.map_or("–".into(), |v| format!("{v:.places$}"))
 }
 
 /// The median of `v` (sorted here); `None` when empty.
@@ -160,6 +210,29 @@ fn turns(n: usize, r: usize) -> Vec<usize> {
         (0..n).collect()
     } else {
         (0..n).rev().collect()
+    }
+}
+
+/// A table of one figure per kind and process (the median over rounds of
+/// `rounds[process][kind]`, `places` decimals) and each process's ratio to
+/// the first.
+fn side_by_side(s: &mut String, labels: &[&str], rounds: &mut [Vec<Vec<f64>>], places: usize) {
+    let _ = write!(s, "| request | {} |", labels.join(" | "));
+    for l in labels.iter().skip(1) {
+        let _ = write!(s, " {l} / {} |", labels[0]);
+    }
+    let _ = writeln!(s, "\n|---|{}", "---:|".repeat(2 * labels.len() - 1));
+    for (k, kind) in KINDS.iter().enumerate() {
+        let medians: Vec<Option<f64>> = rounds.iter_mut().map(|m| median(&mut m[k])).collect();
+        let _ = write!(s, "| {kind} |");
+        for m in &medians {
+            let _ = write!(s, " {} |", fmt_opt(*m, places));
+        }
+        let base = medians.first().copied().flatten();
+        for m in medians.iter().skip(1) {
+            let _ = write!(s, " {} |", fmt_opt(m.zip(base).map(|(x, b)| x / b), 2));
+        }
+        let _ = writeln!(s);
     }
 }
 
@@ -184,20 +257,22 @@ pub(crate) async fn compare(args: &CpuArgs) -> anyhow::Result<bool> {
         sidecars.push((sc, ctx, user));
     }
     let n = args.requests;
-    let mut samples = vec![[Vec::new(), Vec::new(), Vec::new()]; sidecars.len()];
+    // Per process and kind: CPU µs per request, and p50 ms, of each round.
+    let mut cpu = vec![vec![Vec::new(); KINDS.len()]; sidecars.len()];
+    let mut p50 = cpu.clone();
     let mut errors = 0;
     let mut round = 0;
     for r in 1..=args.rounds {
         for (k, kind) in KINDS.iter().enumerate() {
             for i in turns(sidecars.len(), r) {
-                let (sc, ctx, (id, user_name)) = &sidecars[i];
-                let (spent, failed) =
-                    batch(ctx, sc.pid, kind, (id, user_name), n, &mut round).await;
-                errors += failed;
-                let spent = spent.ok_or_else(|| {
+                let (sc, ctx, who) = &sidecars[i];
+                let b = batch(ctx, sc.pid, kind, who, n, &mut round).await;
+                errors += b.errors;
+                let spent = b.spent.ok_or_else(|| {
                     anyhow::anyhow!("no CPU time of process {} ({})", sc.pid, sc.label)
                 })?;
-                samples[i][k].push(micros(spent, n));
+                cpu[i][k].push(micros(spent, n));
+                p50[i][k].extend(b.p50_ms);
             }
         }
         eprintln!("cpu: round {r} of {} done", args.rounds);
@@ -212,23 +287,13 @@ pub(crate) async fn compare(args: &CpuArgs) -> anyhow::Result<bool> {
         args.rounds
     );
     let labels: Vec<&str> = sidecars.iter().map(|(sc, ..)| sc.label.as_str()).collect();
-    let _ = write!(s, "| request | {} |", labels.join(" | "));
-    for l in &labels[1..] {
-        let _ = write!(s, " {l} / {} |", labels[0]);
-    }
-    let _ = writeln!(s, "\n|---|{}", "---:|".repeat(2 * labels.len() - 1));
-    for (k, kind) in KINDS.iter().enumerate() {
-        let medians: Vec<Option<f64>> = samples.iter_mut().map(|m| median(&mut m[k])).collect();
-        let _ = write!(s, "| {kind} |");
-        for m in &medians {
-            let _ = write!(s, " {} |", m.map_or("–".into(), |v| format!("{v:.0}")));
-        }
-        for m in &medians[1..] {
-            let ratio = m.zip(medians[0]).map(|(x, base)| x / base);
-            let _ = write!(s, " {} |", ratio.map_or("–".into(), |v| format!("{v:.2}")));
-        }
-        let _ = writeln!(s);
-    }
+    side_by_side(&mut s, &labels, &mut cpu, 0);
+    let _ = writeln!(
+        s,
+        "\nLatency of the same requests: median over the rounds of each batch's p50 wall \
+         time in ms (the driver's clock, Keycloak's time included).\n"
+    );
+    side_by_side(&mut s, &labels, &mut p50, 2);
     // Memory after the same requests in every process: resident now and at
     // the peak since it started.
     let _ = writeln!(
@@ -261,6 +326,21 @@ mod tests {
         assert_eq!(turns(3, 1), [0, 1, 2]);
         assert_eq!(turns(3, 2), [2, 1, 0]);
         assert_eq!(turns(1, 2), [0]);
+    }
+
+    #[test]
+    fn side_by_side_gives_medians_and_ratios_to_the_first_process() {
+        let mut rounds = vec![
+            vec![vec![2.0, 4.0, 3.0]; KINDS.len()],
+            vec![vec![6.0, 1.5]; KINDS.len()],
+        ];
+        rounds[1][3].clear();
+        let mut s = String::new();
+        side_by_side(&mut s, &["base", "tree"], &mut rounds, 1);
+        let lines: Vec<&str> = s.lines().collect();
+        assert_eq!(lines[0], "| request | base | tree | tree / base |");
+        assert_eq!(lines[2], "| get | 3.0 | 3.8 | 1.25 |");
+        assert_eq!(lines[5], "| add-member | 3.0 | – | – |");
     }
 
     #[test]
