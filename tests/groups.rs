@@ -685,6 +685,42 @@ async fn keycloak_calls_per_group_operation() {
     }
 }
 
+/// A write that is always checked sends the group read and the group's
+/// admin-role check together (two calls on the wire at once, one round trip
+/// of latency); a PATCH that may change nothing reads first and checks after.
+#[tokio::test]
+async fn a_checked_group_write_reads_and_checks_at_once() {
+    let app = common::spawn_app_with("gahead", LONG_CACHE).await;
+    let member = user(&app, "ahead").await;
+    let gid = group(&app, "Ahead").await;
+    let path = format!("/Groups/{gid}");
+    let add = patch_ops(&json!([{"op": "Add", "path": "members", "value": [{"value": member}]}]));
+    let rename = patch_ops(&json!([{"op": "Replace", "path": "displayName", "value": "Ahead 2"}]));
+    let mut peaks = Vec::new();
+    app.kc_peak_in_flight();
+    let reply = app.patch(&path, &add).await;
+    assert_eq!(reply.status, 204, "{}", reply.body);
+    peaks.push(("add a member", app.kc_peak_in_flight(), 2));
+    let reply = app.patch(&path, &rename).await;
+    assert!(matches!(reply.status, 200 | 204), "{}", reply.body);
+    peaks.push(("rename", app.kc_peak_in_flight(), 1));
+    let body = json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+        "displayName": "Ahead 3",
+        "members": [{"value": member}],
+    });
+    let reply = app.put(&path, &body).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    peaks.push(("replace", app.kc_peak_in_flight(), 2));
+    assert_eq!(app.delete(&path).await.status, 204);
+    peaks.push(("delete", app.kc_peak_in_flight(), 2));
+    println!("Admin API calls on the wire at once: {peaks:?}");
+    for (what, peak, expected) in peaks {
+        assert_eq!(peak, expected, "{what}");
+    }
+    assert_eq!(app.get(&path).await.status, 404);
+}
+
 #[tokio::test]
 async fn groups_carry_meta_created_and_last_modified_through_a_rename() {
     let app = spawn_app("gmeta").await;

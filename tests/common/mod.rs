@@ -291,6 +291,11 @@ impl TestApp {
     pub(crate) fn kc_calls(&self) -> u64 {
         self.directory.admin().stats().calls()
     }
+
+    /// The most Admin API calls on the wire at once since the last call.
+    pub(crate) fn kc_peak_in_flight(&self) -> u64 {
+        self.directory.admin().stats().take_peak_in_flight()
+    }
 }
 
 /// Reads a reqwest response into a [`Reply`].

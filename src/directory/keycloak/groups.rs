@@ -10,6 +10,7 @@
 use futures::{stream, StreamExt, TryStreamExt};
 use serde_json::{json, Value};
 
+use super::protected::RolesAhead;
 use super::realm_state::RealmState;
 use super::users::sort_resources;
 use super::{kc_err, KcDirectory};
@@ -326,8 +327,9 @@ impl KcDirectory {
         id: &str,
         existing: &KcGroup,
         body: &Value,
+        ahead: Option<RolesAhead>,
     ) -> Result<Value, DirectoryError> {
-        self.ensure_group_writable(realm, existing, "replace it")
+        self.ensure_group_writable(realm, existing, "replace it", ahead)
             .await?;
         let updated = kc_group_from_scim(body, Some(existing), &now_rfc3339())?;
         let wanted = member_ids(body)?;
@@ -354,6 +356,7 @@ impl KcDirectory {
         id: &str,
         existing: &KcGroup,
         patch: &PatchRequest,
+        ahead: Option<RolesAhead>,
     ) -> Result<(), DirectoryError> {
         let (delta, rest) = split_member_ops(&patch.operations);
         let rest_touches_members = rest.iter().any(|op| {
@@ -398,7 +401,8 @@ impl KcDirectory {
             (true, true) => None,
         };
         if let Some(what) = what {
-            self.ensure_group_writable(realm, existing, what).await?;
+            self.ensure_group_writable(realm, existing, what, ahead)
+                .await?;
         }
         // Entra's most common group PATCH adds one member. Keycloak's own
         // 404 for an unknown user then leaves nothing applied, so the

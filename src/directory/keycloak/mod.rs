@@ -265,9 +265,9 @@ impl Directory for KcDirectory {
     ) -> Result<Value, DirectoryError> {
         let (state, _permit) = self.enter(realm).await?;
         let _serial = self.write_lock(realm, id).await?;
-        let existing = self.fetch_group(realm, &state, id).await?;
+        let (existing, ahead) = self.fetch_group_for_write(realm, &state, id).await?;
         check_group_version(&existing, if_match)?;
-        self.replace_group_and_members(realm, &state, id, &existing, body)
+        self.replace_group_and_members(realm, &state, id, &existing, body, ahead)
             .await
     }
 
@@ -279,14 +279,21 @@ impl Directory for KcDirectory {
         if_match: Option<&str>,
     ) -> Result<(), DirectoryError> {
         let (state, _permit) = self.enter(realm).await?;
-        let _serial = if serializes(patch, if_match) {
+        let serial = if serializes(patch, if_match) {
             Some(self.write_lock(realm, id).await?)
         } else {
             None
         };
-        let existing = self.fetch_group(realm, &state, id).await?;
+        // Adds and removes of named members always write, so their check's
+        // first call goes out beside the read; any other PATCH may change
+        // nothing and need no check.
+        let (existing, ahead) = if serial.is_none() {
+            self.fetch_group_for_write(realm, &state, id).await?
+        } else {
+            (self.fetch_group(realm, &state, id).await?, None)
+        };
         check_group_version(&existing, if_match)?;
-        self.apply_group_patch(realm, &state, id, &existing, patch)
+        self.apply_group_patch(realm, &state, id, &existing, patch, ahead)
             .await
     }
 
@@ -298,9 +305,9 @@ impl Directory for KcDirectory {
     ) -> Result<(), DirectoryError> {
         let (state, _permit) = self.enter(realm).await?;
         let _serial = self.write_lock(realm, id).await?;
-        let existing = self.fetch_group(realm, &state, id).await?;
+        let (existing, ahead) = self.fetch_group_for_write(realm, &state, id).await?;
         check_group_version(&existing, if_match)?;
-        self.ensure_group_writable(realm, &existing, "delete it")
+        self.ensure_group_writable(realm, &existing, "delete it", ahead)
             .await?;
         self.ensure_subgroups_deletable(realm, &existing).await?;
         self.kc

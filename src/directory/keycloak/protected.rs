@@ -40,6 +40,14 @@ fn undeterminable(realm: &str) -> DirectoryError {
     ))
 }
 
+/// A group's own effective `realm-management` roles, asked beside its read
+/// ([`KcDirectory::fetch_group_for_write`]) so that the read and the first
+/// step of [`KcDirectory::ensure_group_writable`] cost one round trip.
+pub(super) struct RolesAhead {
+    group: String,
+    answer: Result<Vec<KcRole>, KcError>,
+}
+
 /// The first admin role of an effective-roles answer, if any.
 fn first_admin_role(roles: &[KcRole]) -> Option<&str> {
     roles.first().map(|r| r.name.as_str())
@@ -91,14 +99,45 @@ impl KcDirectory {
         }
     }
 
+    /// Group `id` read for a write that will be checked, with its own
+    /// effective admin roles asked at the same time (`None` when they could
+    /// not be asked: the check then asks itself). The group's read answers
+    /// first: an unknown group is 404 whatever the roles call says.
+    pub(super) async fn fetch_group_for_write(
+        &self,
+        realm: &str,
+        state: &super::realm_state::RealmState,
+        id: &str,
+    ) -> Result<(KcGroup, Option<RolesAhead>), DirectoryError> {
+        let ask = async {
+            // The ids `fetch_group` refuses without a call get none here.
+            if id.is_empty() || id.len() > 64 {
+                return None;
+            }
+            let rm = self.management_client(realm).await.ok()?;
+            let answer = self
+                .kc
+                .effective_client_roles(realm, RoleHolder::Group(id), &rm)
+                .await;
+            Some(RolesAhead {
+                group: id.to_owned(),
+                answer,
+            })
+        };
+        let (group, ahead) = futures::join!(self.fetch_group(realm, state, id), ask);
+        Ok((group?, ahead))
+    }
+
     /// Refuses a write to `group` (its members or its attributes; `what`
     /// names it) when it or any of its ancestors grants a
-    /// `realm-management` role. One Admin API call, plus two per ancestor.
+    /// `realm-management` role. One Admin API call, plus two per ancestor;
+    /// the first is saved when `ahead` holds the group's own answer.
     pub(super) async fn ensure_group_writable(
         &self,
         realm: &str,
         group: &KcGroup,
         what: &str,
+        mut ahead: Option<RolesAhead>,
     ) -> Result<(), DirectoryError> {
         let rm = self.management_client(realm).await?;
         let id = group.id.as_deref().unwrap_or_default();
@@ -116,11 +155,16 @@ impl KcDirectory {
         let mut holder = id.to_owned();
         let mut parent = group.parent_id.clone();
         for _ in 0..=MAX_ANCESTORS {
-            let roles = self
-                .kc
-                .effective_client_roles(realm, RoleHolder::Group(&holder), &rm)
-                .await
-                .map_err(&err)?;
+            let asked = ahead.take().filter(|a| a.group == holder);
+            let roles = match asked {
+                Some(a) => a.answer,
+                None => {
+                    self.kc
+                        .effective_client_roles(realm, RoleHolder::Group(&holder), &rm)
+                        .await
+                }
+            }
+            .map_err(&err)?;
             if let Some(role) = first_admin_role(&roles) {
                 return Err(refused(role, &holder));
             }

@@ -47,6 +47,29 @@ pub struct CallStats {
     pub token_refreshes: Arc<AtomicU64>,
     /// Sum of call latencies, in microseconds.
     pub latency_micros: AtomicU64,
+    /// Calls on the wire right now.
+    in_flight: AtomicU64,
+    /// Most calls on the wire at once since the last
+    /// [`CallStats::take_peak_in_flight`].
+    peak_in_flight: AtomicU64,
+}
+
+/// Counts one call as on the wire until it is dropped (answered, failed or
+/// cancelled).
+struct OnTheWire<'a>(&'a CallStats);
+
+impl<'a> OnTheWire<'a> {
+    fn new(stats: &'a CallStats) -> Self {
+        let now = stats.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        stats.peak_in_flight.fetch_max(now, Ordering::Relaxed);
+        Self(stats)
+    }
+}
+
+impl Drop for OnTheWire<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl CallStats {
@@ -59,6 +82,12 @@ impl CallStats {
     #[must_use]
     pub fn writes(&self) -> u64 {
         self.writes.load(Ordering::Relaxed)
+    }
+    /// The most calls that were on the wire at once since the last call of
+    /// this; starts the next count from those on the wire now.
+    pub fn take_peak_in_flight(&self) -> u64 {
+        let now = self.in_flight.load(Ordering::Relaxed);
+        self.peak_in_flight.swap(now, Ordering::Relaxed)
     }
 }
 
@@ -195,6 +224,7 @@ impl KcAdmin {
                 request = request.json(body);
             }
             let started = Instant::now();
+            let wire = OnTheWire::new(stats);
             let sent = request.send().await;
             let result = match sent {
                 Ok(response) => {
@@ -208,6 +238,7 @@ impl KcAdmin {
                 }
                 Err(e) => Err(KcError::from_transport(url.as_str(), &e)),
             };
+            drop(wire);
             let elapsed = started.elapsed();
             let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
             stats.latency_micros.fetch_add(micros, Ordering::Relaxed);
