@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use super::protected::RolesAhead;
 use super::realm_state::RealmState;
 use super::users::sort_resources;
-use super::{kc_err, KcDirectory};
+use super::{kc_err, may_be_an_id, KcDirectory};
 use crate::directory::{if_match_admits, DirectoryError, ListPage, ListRequest};
 use crate::keycloak::{GroupQuery, KcError, KcGroup, KcUser};
 use crate::mapping::group::{group_version, kc_group_from_scim, member_ids, scim_group_from_kc};
@@ -45,7 +45,7 @@ impl KcDirectory {
         id: &str,
     ) -> Result<KcGroup, DirectoryError> {
         let not_found = || DirectoryError::NotFound(format!("Group {id} not found"));
-        if id.is_empty() || id.len() > 64 {
+        if !may_be_an_id(id) {
             return Err(not_found());
         }
         match self.kc.get_group(realm, id).await {

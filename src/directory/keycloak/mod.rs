@@ -98,6 +98,12 @@ fn serializes(patch: &PatchRequest, if_match: Option<&str>) -> bool {
     if_match.is_some() || !rest.is_empty() || !delta.is_commutative()
 }
 
+/// Whether `id` could be a Keycloak id at all (non-empty, at most 64
+/// bytes); any other id is unknown without asking Keycloak.
+fn may_be_an_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64
+}
+
 fn kc_err(what: &str) -> impl Fn(KcError) -> DirectoryError + '_ {
     move |e| DirectoryError::from_kc(e, what)
 }

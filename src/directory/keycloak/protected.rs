@@ -10,7 +10,7 @@
 //! Invariant: every write to a user or group asks first, and when the
 //! answer cannot be had the write is refused.
 
-use super::{kc_err, KcDirectory};
+use super::{kc_err, may_be_an_id, KcDirectory};
 use crate::directory::DirectoryError;
 use crate::keycloak::{GroupQuery, KcError, KcGroup, KcRole, RoleHolder};
 
@@ -111,7 +111,7 @@ impl KcDirectory {
     ) -> Result<(KcGroup, Option<RolesAhead>), DirectoryError> {
         let ask = async {
             // The ids `fetch_group` refuses without a call get none here.
-            if id.is_empty() || id.len() > 64 {
+            if !may_be_an_id(id) {
                 return None;
             }
             let rm = self.management_client(realm).await.ok()?;

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use super::groups::in_placement;
 use super::realm_state::RealmState;
-use super::{kc_err, KcDirectory};
+use super::{kc_err, may_be_an_id, KcDirectory};
 use crate::directory::{if_match_admits, DirectoryError, ListPage, ListRequest};
 use crate::keycloak::{KcError, KcUser, UserQuery};
 use crate::mapping::ownership::email_verified_after;
@@ -29,7 +29,7 @@ pub(super) const SCAN_PAGE: usize = 500;
 impl KcDirectory {
     pub(super) async fn fetch_user(&self, realm: &str, id: &str) -> Result<KcUser, DirectoryError> {
         let not_found = || DirectoryError::NotFound(format!("User {id} not found"));
-        if id.is_empty() || id.len() > 64 {
+        if !may_be_an_id(id) {
             return Err(not_found());
         }
         let user = match self.kc.get_user(realm, id).await {
@@ -327,7 +327,7 @@ impl KcDirectory {
         id: &str,
         if_match: Option<&str>,
     ) -> Result<(), DirectoryError> {
-        if id.is_empty() || id.len() > 64 {
+        if !may_be_an_id(id) {
             return Err(DirectoryError::NotFound(format!("User {id} not found")));
         }
         // The ownership check needs the user: one read per delete, made at
