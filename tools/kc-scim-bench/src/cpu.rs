@@ -19,6 +19,7 @@ use serde_json::json;
 
 use crate::args::CpuArgs;
 use crate::phases::status_mib;
+use crate::report::fmt_opt;
 use crate::targets::{enc, patch_body, timed, Ctx, Op, Target};
 use crate::tokens::{admin_token, client};
 
@@ -179,17 +180,11 @@ pub(crate) async fn per_request(
             s,
             "| {kind} | {n} | {} | {} | {} |",
             b.errors,
-            b.spent
-                .map_or("–".into(), |ns| format!("{:.0}", micros(ns, n))),
+            fmt_opt(b.spent.map(|ns| micros(ns, n)), 0),
             fmt_opt(b.p50_ms, 2)
         );
     }
     Ok(s)
-}
-
-/// `v` with `places` decimals, or "–".
-fn fmt_opt(v: Option<f64>, places: usize) -> String {
-    v.map_or("–".into(), |v| format!("{v:.places$}"))
 }
 
 /// The median of `v` (sorted here); `None` when empty.
@@ -301,7 +296,7 @@ pub(crate) async fn compare(args: &CpuArgs) -> anyhow::Result<bool> {
         "\n| process | RSS MiB | peak RSS (VmHWM) MiB |\n|---|---:|---:|"
     );
     for (sc, ..) in &sidecars {
-        let mib = |key| status_mib(sc.pid, key).map_or("–".into(), |m| format!("{m:.1}"));
+        let mib = |key| fmt_opt(status_mib(sc.pid, key), 1);
         let _ = writeln!(
             s,
             "| {} | {} | {} |",

@@ -33,6 +33,11 @@ pub(crate) fn fmt(x: f64, digits: usize) -> String {
     }
 }
 
+/// [`fmt`] of a figure that may be missing (`–`).
+pub(crate) fn fmt_opt(x: Option<f64>, digits: usize) -> String {
+    x.map_or_else(|| "–".to_owned(), |x| fmt(x, digits))
+}
+
 /// The whole report. `resources` are ready table lines; `calls` maps a
 /// request kind to kc-scim's mean (calls, writes).
 pub(crate) fn render(
@@ -104,7 +109,7 @@ pub(crate) fn render(
                 "| {} | all | {} | {} |",
                 r.workload,
                 r.conc,
-                r.cpu_us_per_req.map_or("–".into(), |c| fmt(c, 0))
+                fmt_opt(r.cpu_us_per_req, 0)
             );
         }
     }
@@ -152,6 +157,9 @@ mod tests {
     fn unmeasured_values_print_as_dashes() {
         assert_eq!(fmt(f64::NAN, 1), "–");
         assert_eq!(fmt(2.345, 2), "2.35");
+        assert_eq!(fmt_opt(None, 1), "–");
+        assert_eq!(fmt_opt(Some(f64::NAN), 1), "–");
+        assert_eq!(fmt_opt(Some(21.44), 1), "21.4");
     }
 
     #[test]

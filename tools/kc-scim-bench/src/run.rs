@@ -16,7 +16,7 @@ use anyhow::Context;
 use crate::args::RunArgs;
 use crate::calibrate::calibrate;
 use crate::phases::{cpu_ms, measured, percentile, reset_peak, run_phase, status_mib, Phase};
-use crate::report::{render, Row};
+use crate::report::{fmt_opt, render, Row};
 use crate::setup::{NATIVE_CLIENT, NATIVE_SECRET};
 use crate::targets::{Ctx, Op, Target, PAGE, TARGETS};
 use crate::tokens::{admin_token, client, refreshed_token};
@@ -185,12 +185,9 @@ pub(crate) async fn run(args: &RunArgs) -> anyhow::Result<bool> {
             resources.push(format!(
                 "| {conc} | {} | {} | {} | {} |",
                 a_requests,
-                cpu.map_or("–".into(), |c| format!("{c:.0}")),
-                cpu.map_or("–".into(), |c| format!(
-                    "{:.0}",
-                    c * 1000.0 / a_requests.max(1) as f64
-                )),
-                status_mib(pid, "VmHWM:").map_or("–".into(), |m| format!("{m:.1}")),
+                fmt_opt(cpu, 0),
+                fmt_opt(cpu.map(|c| c * 1000.0 / a_requests.max(1) as f64), 0),
+                fmt_opt(status_mib(pid, "VmHWM:"), 1),
             ));
         }
     }
