@@ -19,7 +19,7 @@ use common::{
 };
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use kc_scim::bootstrap::{self, tokens, BootstrapOptions};
-use kc_scim::keycloak::{KcAdmin, KcClient};
+use kc_scim::keycloak::KcAdmin;
 use kc_scim::mapping::{Profile, SCIM_CLIENT_ID};
 use rsa::pkcs1::EncodeRsaPrivateKey;
 use rsa::pkcs8::{EncodePublicKey, LineEnding};
@@ -310,15 +310,7 @@ async fn keycloak_token_is_accepted_on_its_realm_only_and_only_for_the_scim_clie
         "a token of another realm",
     );
     // Another confidential client of realm A.
-    let other = KcClient {
-        client_id: "other-client".to_owned(),
-        enabled: Some(true),
-        protocol: Some("openid-connect".to_owned()),
-        public_client: Some(false),
-        service_accounts_enabled: Some(true),
-        standard_flow_enabled: Some(false),
-        ..KcClient::default()
-    };
+    let other = common::service_account_client("other-client");
     let other_id = kc.create_client(&a, &other).await.expect("client created");
     let other_secret = kc.client_secret(&a, &other_id).await.expect("secret");
     let other_token = client_token(&kc, &a, "other-client", &other_secret).await;

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use futures::stream::{self, StreamExt};
 use kc_scim::bootstrap::{self, load_template, tokens, BootstrapOptions};
 use kc_scim::directory::RealmRegistry;
-use kc_scim::keycloak::{KcAdmin, KcClient, KcError};
+use kc_scim::keycloak::{KcAdmin, KcError};
 use kc_scim::mapping::SCIM_CLIENT_ID;
 use kc_scim::settings_store::{self, SettingsError};
 
@@ -75,15 +75,7 @@ async fn hand_made_realm(kc: &KcAdmin) -> (String, String) {
     let representation = load_template("passwordless", &realm).expect("template");
     kc.create_realm(&representation).await.expect("realm");
     kc.forget_token().await;
-    let client = KcClient {
-        client_id: SCIM_CLIENT_ID.to_owned(),
-        enabled: Some(true),
-        protocol: Some("openid-connect".to_owned()),
-        public_client: Some(false),
-        service_accounts_enabled: Some(true),
-        standard_flow_enabled: Some(false),
-        ..KcClient::default()
-    };
+    let client = common::service_account_client(SCIM_CLIENT_ID);
     let id = kc.create_client(&realm, &client).await.expect("client");
     let secret = kc.client_secret(&realm, &id).await.expect("secret");
     let token = kc

@@ -12,6 +12,7 @@ mod common;
 const LONG_CACHE: &[(&str, &str)] = &[("KCSCIM_SCIM__CACHE_TTL_SECS", "300")];
 
 use common::{assert_scim_error, spawn_app, Reply, TestApp};
+use kc_scim::keycloak::{KcUser, UserQuery};
 use kc_scim::mapping::SCIM_CLIENT_ID;
 use serde_json::{json, Value};
 
@@ -752,6 +753,96 @@ async fn admin_users_and_service_accounts_are_read_only() {
     );
     let reply = app.delete(&format!("/Users/{sa_id}")).await;
     assert_scim_error(&reply, 403, None);
+}
+
+/// A client given a service account after the service accounts were read
+/// (and cached for minutes here) is hidden from its first moment, as is a
+/// user merely named like one; SCIM neither creates nor renames a user to
+/// such a name, and the refusals write nothing.
+#[tokio::test]
+async fn service_accounts_are_hidden_from_their_first_moment_and_their_names_are_refused() {
+    let app = common::spawn_app_with("sa-late", LONG_CACHE).await;
+    let plain = create(&app, "plain").await;
+    let plain_id = id(&plain);
+    // Any lookup reads (and caches) the realm's service accounts.
+    let reply = app.get(&filter("userName eq \"nobody@contoso.com\"")).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+
+    let late = common::service_account_client("late-app");
+    let client = app
+        .kc
+        .create_client(&app.realm, &late)
+        .await
+        .expect("client created");
+    let sa = app
+        .kc
+        .get_realm_value(
+            &app.realm,
+            &["clients", &client, "service-account-user"],
+            &[],
+        )
+        .await
+        .expect("service account");
+    let sa_id = sa["id"].as_str().expect("id").to_owned();
+    let reply = app
+        .get(&filter("userName eq \"service-account-late-app\""))
+        .await;
+    assert_eq!(reply.body["totalResults"], 0, "{}", reply.body);
+    assert_scim_error(&app.get(&format!("/Users/{sa_id}")).await, 404, None);
+    let off = patch_ops(json!([{"op": "Replace", "path": "active", "value": false}]));
+    let reply = app.patch(&format!("/Users/{sa_id}"), &off).await;
+    assert_scim_error(&reply, 404, None);
+    assert_scim_error(&app.delete(&format!("/Users/{sa_id}")).await, 404, None);
+    assert_eq!(app.kc_user(&sa_id).await.enabled, Some(true));
+
+    // A user of that name made in the console is not a service account,
+    // but SCIM cannot tell it from one: not shown either.
+    let lookalike = KcUser {
+        username: Some("service-account-lookalike".to_owned()),
+        enabled: Some(true),
+        ..KcUser::default()
+    };
+    let lookalike_id = app
+        .kc
+        .create_user(&app.realm, &lookalike)
+        .await
+        .expect("user created");
+    assert_scim_error(&app.get(&format!("/Users/{lookalike_id}")).await, 404, None);
+    let reply = app.get("/Users?count=100").await;
+    let listed: Vec<&str> = reply.body["Resources"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|u| u["id"].as_str())
+        .collect();
+    assert!(listed.contains(&plain_id.as_str()), "{}", reply.body);
+    assert!(!listed.contains(&lookalike_id.as_str()), "{}", reply.body);
+
+    let mut body = entra_user("sa-made");
+    body["userName"] = json!("Service-Account-Made-By-Scim");
+    assert_scim_error(&app.post("/Users", &body).await, 400, Some("invalidValue"));
+    let made = app
+        .kc
+        .find_users(
+            &app.realm,
+            &UserQuery {
+                username: Some("service-account-made-by-scim".to_owned()),
+                max: 10,
+                ..UserQuery::default()
+            },
+        )
+        .await
+        .expect("search");
+    assert!(made.is_empty(), "created: {made:?}");
+    let rename = patch_ops(json!([
+        {"op": "Replace", "path": "userName", "value": "service-account-renamed"}
+    ]));
+    let reply = app.patch(&format!("/Users/{plain_id}"), &rename).await;
+    assert_scim_error(&reply, 400, Some("invalidValue"));
+    assert_eq!(
+        app.kc_user(&plain_id).await.username.as_deref(),
+        plain["userName"].as_str().map(str::to_lowercase).as_deref()
+    );
 }
 
 async fn client_uuid(app: &TestApp) -> String {

@@ -16,4 +16,7 @@ pub use client::{
 };
 pub use error::{KcError, KcFieldError};
 pub use token::AdminGrant;
-pub use types::{KcClient, KcGroup, KcProtocolMapper, KcRealm, KcRole, KcUser};
+pub use types::{
+    is_service_account_name, KcClient, KcGroup, KcProtocolMapper, KcRealm, KcRole, KcUser,
+    SERVICE_ACCOUNT_PREFIX,
+};

@@ -92,7 +92,29 @@ pub struct KcUser {
     pub extra: Map<String, Value>,
 }
 
+/// What Keycloak's usernames of service accounts begin with: a client's
+/// service-account user is `service-account-<clientId>`, and Keycloak's
+/// user representation says nothing else about it (checked on 26.7.3: no
+/// `serviceAccountClientId`, neither by id nor in a filtered search).
+pub const SERVICE_ACCOUNT_PREFIX: &str = "service-account-";
+
+/// Whether `username` begins with [`SERVICE_ACCOUNT_PREFIX`] (in any case).
+#[must_use]
+pub fn is_service_account_name(username: &str) -> bool {
+    username
+        .get(..SERVICE_ACCOUNT_PREFIX.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(SERVICE_ACCOUNT_PREFIX))
+}
+
 impl KcUser {
+    /// Whether the username is one Keycloak gives service accounts.
+    #[must_use]
+    pub fn named_as_service_account(&self) -> bool {
+        self.username
+            .as_deref()
+            .is_some_and(is_service_account_name)
+    }
+
     /// First value of a user attribute.
     #[must_use]
     pub fn attribute(&self, name: &str) -> Option<&str> {

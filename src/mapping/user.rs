@@ -20,7 +20,7 @@ use super::{
     MapperTable, DISPLAY_NAME_ATTRIBUTE, EMAIL_VALUES_ATTRIBUTE, EXTERNAL_ID_ATTRIBUTE,
     LAST_MODIFIED_ATTRIBUTE,
 };
-use crate::keycloak::KcUser;
+use crate::keycloak::{is_service_account_name, KcUser, SERVICE_ACCOUNT_PREFIX};
 use crate::scim::schema::{AttrType, AttributeDef, ResourceSchema, Returned, USER_SCHEMA};
 use crate::scim::{parse_attr_path, AttrPath, ScimError};
 
@@ -368,6 +368,12 @@ impl UserMapping {
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .ok_or_else(|| ScimError::invalid_value("userName is required"))?;
+        if is_service_account_name(user_name) {
+            return Err(ScimError::invalid_value(format!(
+                "userName may not begin with \"{SERVICE_ACCOUNT_PREFIX}\": Keycloak names the \
+                 service accounts of clients so, and SCIM never shows or writes them"
+            )));
+        }
         let mut kc = existing.cloned().unwrap_or_default();
         // Keycloak stores usernames and emails lowercased; so do we, so that
         // what a write returns equals what the next read returns.
@@ -644,6 +650,38 @@ mod tests {
                 emails_for(email, stored.clone()).map(Value::Array),
                 expected,
                 "{email:?} {stored:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_user_name_keycloak_gives_service_accounts_is_refused() {
+        let mapping = UserMapping::new(&MapperTable::defaults());
+        for name in [
+            "service-account-app",
+            "Service-Account-App",
+            " SERVICE-ACCOUNT-x ",
+        ] {
+            let err = mapping
+                .kc_user_from_scim(&json!({"userName": name}), None, "now")
+                .expect_err(name);
+            assert_eq!(
+                err.scim_type,
+                Some(crate::scim::ScimType::InvalidValue),
+                "{name}"
+            );
+        }
+        for name in [
+            "service-account",
+            "my-service-account-app",
+            "sérvice-account-x",
+            "service-accoünt-x",
+        ] {
+            assert!(
+                mapping
+                    .kc_user_from_scim(&json!({"userName": name}), None, "now")
+                    .is_ok(),
+                "{name}"
             );
         }
     }

@@ -11,7 +11,7 @@ pub(crate) mod smtp;
 
 use kc_scim::bootstrap::{self, BootstrapOptions};
 use kc_scim::config::Settings;
-use kc_scim::keycloak::{KcAdmin, KcUser};
+use kc_scim::keycloak::{KcAdmin, KcClient, KcUser};
 
 /// Base URL of the test Keycloak.
 pub(crate) fn kc_url() -> String {
@@ -44,6 +44,20 @@ pub(crate) fn settings() -> Settings {
 pub(crate) fn admin() -> KcAdmin {
     let s = settings();
     kc_scim::startup::admin_client(&s).expect("client")
+}
+
+/// A confidential `openid-connect` client with a service account and no
+/// browser flow, as `create_client` takes it.
+pub(crate) fn service_account_client(client_id: &str) -> KcClient {
+    KcClient {
+        client_id: client_id.to_owned(),
+        enabled: Some(true),
+        protocol: Some("openid-connect".to_owned()),
+        public_client: Some(false),
+        service_accounts_enabled: Some(true),
+        standard_flow_enabled: Some(false),
+        ..KcClient::default()
+    }
 }
 
 /// Log output kept in memory: a `MakeWriter` for a JSON subscriber.

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use super::{kc_err, KcDirectory};
 use crate::directory::{DirectoryError, RealmView};
-use crate::keycloak::KcError;
+use crate::keycloak::{KcError, KcUser};
 use crate::mapping::group::group_schema;
 use crate::mapping::{MapperTable, UserMapping};
 use crate::realm::RealmName;
@@ -38,6 +38,17 @@ pub(super) struct ServiceAccounts {
     pub(super) ids: HashSet<String>,
     /// The `realm-management` client's id, found on the way.
     pub(super) realm_management: Option<String>,
+}
+
+impl ServiceAccounts {
+    /// Whether SCIM must not see `user`: a service account of a client
+    /// listed when this set was loaded, or a user with the username Keycloak
+    /// gives service accounts. The name catches, without a call, what the
+    /// cached list cannot: a client given a service account since the load,
+    /// and one the run-time account may not list.
+    pub(super) fn hides(&self, user: &KcUser) -> bool {
+        user.named_as_service_account() || user.id.as_ref().is_some_and(|id| self.ids.contains(id))
+    }
 }
 
 impl KcDirectory {

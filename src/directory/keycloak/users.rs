@@ -40,7 +40,7 @@ impl KcDirectory {
             Ok(_) | Err(KcError::NotFound(_)) => return Err(not_found()),
             Err(e) => return Err(DirectoryError::from_kc(e, "User")),
         };
-        if self.service_accounts(realm).await?.ids.contains(id) {
+        if self.service_accounts(realm).await?.hides(&user) {
             return Err(not_found());
         }
         Ok(user)
@@ -138,10 +138,7 @@ impl KcDirectory {
             }
         };
         let hidden = self.service_accounts(realm).await?;
-        Ok(users
-            .into_iter()
-            .filter(|u| u.id.as_ref().is_none_or(|id| !hidden.ids.contains(id)))
-            .collect())
+        Ok(users.into_iter().filter(|u| !hidden.hides(u)).collect())
     }
 
     /// Every user `query` finds, paged through with `first` / `max`, up to
@@ -253,9 +250,11 @@ impl KcDirectory {
         if req.descending {
             users.reverse();
         }
-        // Keycloak leaves service accounts out of unfiltered lists and counts.
+        // Keycloak leaves service accounts out of unfiltered lists and counts;
+        // a user merely named like one is left out here (and still counted).
         let resources = users
             .iter()
+            .filter(|u| !u.named_as_service_account())
             .map(|u| state.mapping.scim_user_from_kc(u, &state.view.base_url))
             .collect();
         Ok(ListPage { total, resources })
