@@ -241,6 +241,13 @@ impl KcAdmin {
             drop(wire);
             let elapsed = started.elapsed();
             let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+            tracing::debug!(
+                method = %method,
+                path = %what,
+                status = result.as_ref().map_or(0, |r| r.0.as_u16()),
+                micros,
+                "keycloak call"
+            );
             stats.latency_micros.fetch_add(micros, Ordering::Relaxed);
             let metrics = crate::telemetry::metrics::metrics();
             if let Some(m) = metrics {
