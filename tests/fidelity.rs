@@ -7,7 +7,7 @@ mod common;
 
 use common::{assert_scim_error, spawn_app, TestApp};
 use kc_scim::mapping::fidelity::{MAX_JSON_CHARS, MAX_VALUE_CHARS};
-use kc_scim::mapping::{MapperRule, SCIM_CLIENT_ID};
+use kc_scim::mapping::MapperRule;
 use serde_json::{json, Value};
 
 const CORE: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -412,13 +412,7 @@ async fn schemas_advertise_every_stored_attribute_and_a_mapper_exposes_one_as_a_
     let created = app.post("/Users", &entra_default_user("t1")).await;
     assert_eq!(created.status, 201, "{}", created.body);
     let uid = id(&created.body);
-    let client = app
-        .kc
-        .find_client(&app.realm, SCIM_CLIENT_ID)
-        .await
-        .expect("lookup")
-        .and_then(|c| c.id)
-        .expect("client");
+    let client = app.scim_client().await;
     assert!(example_token(&app, &client, &uid)
         .await
         .get("title")

@@ -296,6 +296,52 @@ async fn replace_all_members() {
     assert_members(&app, &gid, &[&a]).await;
 }
 
+/// A service account an admin put into a group is not SCIM's: not listed
+/// among the members, and neither a replace of the members, a removal of
+/// them all, a removal naming it nor a PUT takes it out.
+#[tokio::test]
+async fn a_service_account_in_a_group_is_neither_shown_nor_removed() {
+    let app = spawn_app("gsa").await;
+    let gid = group(&app, "Apps").await;
+    let (a, b) = (user(&app, "a").await, user(&app, "b").await);
+    let sa = app.service_account_of(&app.scim_client().await).await;
+    app.kc
+        .add_group_member(&app.realm, &sa, &gid)
+        .await
+        .expect("added by an admin");
+    let with_sa = |ids: &[&String]| -> BTreeSet<String> {
+        ids.iter()
+            .map(|s| (*s).clone())
+            .chain([sa.clone()])
+            .collect()
+    };
+    let steps = [
+        json!([{"op": "Add", "path": "members", "value": [{"value": a}]}]),
+        json!([{"op": "Replace", "path": "members", "value": [{"value": b}]}]),
+        json!([{"op": "Remove", "path": "members"}]),
+        json!([{"op": "Remove", "path": format!("members[value eq \"{sa}\"]")}]),
+    ];
+    let expected: [&[&String]; 4] = [&[&a], &[&b], &[], &[]];
+    for (ops, members) in steps.iter().zip(expected) {
+        let reply = app.patch(&format!("/Groups/{gid}"), &patch_ops(ops)).await;
+        assert_eq!(reply.status, 204, "{ops}: {}", reply.body);
+        assert_eq!(kc_members(&app, &gid).await, with_sa(members), "{ops}");
+        let shown: BTreeSet<String> = members.iter().map(|s| (*s).clone()).collect();
+        assert_eq!(scim_members(&app, &gid).await, shown, "{ops}");
+    }
+    let mut body = entra_group("Apps");
+    body["members"] = json!([{"value": a}]);
+    let reply = app.put(&format!("/Groups/{gid}"), &body).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(kc_members(&app, &gid).await, with_sa(&[&a]), "PUT");
+    assert_eq!(
+        reply.body["members"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        reply.body
+    );
+}
+
 #[tokio::test]
 async fn rename_in_the_same_request_as_a_membership_change() {
     let app = spawn_app("gren").await;

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{assert_scim_error, kc_env, kc_scim, spawn_app_with};
+use common::{assert_scim_error, kc_env, kc_scim, spawn_app_with, TestApp};
 use serde_json::json;
 
 /// The value of the sample of `family` whose labels include all of `labels`.
@@ -123,10 +123,11 @@ async fn a_realm_over_its_in_flight_limit_gets_429_with_retry_after() {
     );
 }
 
-#[tokio::test]
-async fn mass_deprovision_trips_the_breaker_until_an_admin_resets_it() {
+/// A realm whose breaker trips past 3 disables or deletes, with `users`
+/// users made through SCIM (their ids).
+async fn breaker_app(prefix: &str, users: usize) -> (TestApp, Vec<String>) {
     let app = spawn_app_with(
-        "breaker",
+        prefix,
         &[
             ("KCSCIM_DEPROVISION__MIN_EVENTS", "3"),
             ("KCSCIM_DEPROVISION__MAX_SHARE", "0.0"),
@@ -134,11 +135,36 @@ async fn mass_deprovision_trips_the_breaker_until_an_admin_resets_it() {
     )
     .await;
     let mut ids = Vec::new();
-    for i in 0..6 {
+    for i in 0..users {
         let r = app.post("/Users", &user_body(&i.to_string())).await;
         assert_eq!(r.status, 201, "{}", r.body);
         ids.push(r.body["id"].as_str().expect("id").to_owned());
     }
+    (app, ids)
+}
+
+/// A disable the request itself makes invalid is refused before the breaker
+/// counts it: three of them, then the deletes the breaker allows still pass.
+#[tokio::test]
+async fn an_invalid_disable_counts_nothing_toward_the_breaker() {
+    let (app, ids) = breaker_app("breaker-bad", 4).await;
+    let invalid = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "Replace", "path": "active", "value": false},
+                       {"op": "Replace", "path": "userName", "value": "service-account-x"}]});
+    for _ in 0..3 {
+        let r = app.patch(&format!("/Users/{}", ids[0]), &invalid).await;
+        assert_scim_error(&r, 400, Some("invalidValue"));
+    }
+    for id in &ids[..3] {
+        let r = app.delete(&format!("/Users/{id}")).await;
+        assert_eq!(r.status, 204, "{}", r.body);
+    }
+    assert_scim_error(&app.delete(&format!("/Users/{}", ids[3])).await, 503, None);
+}
+
+#[tokio::test]
+async fn mass_deprovision_trips_the_breaker_until_an_admin_resets_it() {
+    let (app, ids) = breaker_app("breaker", 6).await;
     for id in &ids[..3] {
         assert_eq!(app.delete(&format!("/Users/{id}")).await.status, 204);
     }

@@ -728,16 +728,8 @@ async fn admin_users_and_service_accounts_are_read_only() {
     assert_eq!(app.kc_user(&admin).await.enabled, Some(true));
 
     // The scim-endpoint service account never appears and cannot be touched.
-    let sa = app
-        .kc
-        .get_realm_value(
-            &app.realm,
-            &["clients", &client_uuid(&app).await, "service-account-user"],
-            &[],
-        )
-        .await
-        .expect("service account");
-    let sa_id = sa["id"].as_str().expect("id");
+    let sa = app.service_account_of(&app.scim_client().await).await;
+    let sa_id = sa.as_str();
     let reply = app.get(&format!("/Users/{sa_id}")).await;
     assert_scim_error(&reply, 404, None);
     let reply = app.get(&filter("userName sw \"service-account\"")).await;
@@ -752,7 +744,7 @@ async fn admin_users_and_service_accounts_are_read_only() {
         "service account listed"
     );
     let reply = app.delete(&format!("/Users/{sa_id}")).await;
-    assert_scim_error(&reply, 403, None);
+    assert_scim_error(&reply, 404, None);
 }
 
 /// A client given a service account after the service accounts were read
@@ -774,16 +766,7 @@ async fn service_accounts_are_hidden_from_their_first_moment_and_their_names_are
         .create_client(&app.realm, &late)
         .await
         .expect("client created");
-    let sa = app
-        .kc
-        .get_realm_value(
-            &app.realm,
-            &["clients", &client, "service-account-user"],
-            &[],
-        )
-        .await
-        .expect("service account");
-    let sa_id = sa["id"].as_str().expect("id").to_owned();
+    let sa_id = app.service_account_of(&client).await;
     let reply = app
         .get(&filter("userName eq \"service-account-late-app\""))
         .await;
@@ -843,15 +826,6 @@ async fn service_accounts_are_hidden_from_their_first_moment_and_their_names_are
         app.kc_user(&plain_id).await.username.as_deref(),
         plain["userName"].as_str().map(str::to_lowercase).as_deref()
     );
-}
-
-async fn client_uuid(app: &TestApp) -> String {
-    app.kc
-        .find_client(&app.realm, SCIM_CLIENT_ID)
-        .await
-        .expect("lookup")
-        .and_then(|c| c.id)
-        .expect("client")
 }
 
 // ---- the error contract -------------------------------------------------

@@ -227,6 +227,30 @@ impl Reply {
 }
 
 impl TestApp {
+    /// The id (uuid) of the realm's `scim-endpoint` client.
+    pub(crate) async fn scim_client(&self) -> String {
+        self.kc
+            .find_client(&self.realm, kc_scim::mapping::SCIM_CLIENT_ID)
+            .await
+            .expect("client lookup")
+            .and_then(|c| c.id)
+            .expect("scim-endpoint exists")
+    }
+
+    /// The id of the service-account user of client `client` (its uuid).
+    pub(crate) async fn service_account_of(&self, client: &str) -> String {
+        let user = self
+            .kc
+            .get_realm_value(
+                &self.realm,
+                &["clients", client, "service-account-user"],
+                &[],
+            )
+            .await
+            .expect("service account");
+        user["id"].as_str().expect("id").to_owned()
+    }
+
     /// The Keycloak user `id` of the app's realm, read through the Admin API.
     pub(crate) async fn kc_user(&self, id: &str) -> KcUser {
         self.kc

@@ -56,7 +56,9 @@ impl KcDirectory {
         }
     }
 
-    /// Every direct member of a group, page by page.
+    /// Every direct member of a group SCIM may see, page by page. Service
+    /// accounts are left out: never shown, so never removed either — a
+    /// replace of the members leaves them in the group.
     pub(super) async fn all_members(
         &self,
         realm: &str,
@@ -72,9 +74,12 @@ impl KcDirectory {
             let short = page.len() < MEMBER_PAGE;
             out.extend(page);
             if short {
-                return Ok(out);
+                break;
             }
         }
+        let hidden = self.service_accounts(realm).await?;
+        out.retain(|u| !hidden.hides(u));
+        Ok(out)
     }
 
     /// Every id must be a (non service-account) user of the realm; checked
@@ -114,12 +119,15 @@ impl KcDirectory {
         add: &[String],
         remove: &[String],
     ) -> Result<(), DirectoryError> {
+        // Removing a service account is removing a non-member: nothing.
+        let hidden = self.service_accounts(realm).await?;
+        let remove: Vec<&String> = remove.iter().filter(|u| !hidden.ids.contains(*u)).collect();
         let total = add.len() + remove.len();
         let calls: Vec<_> = add
             .iter()
             .cloned()
             .map(|u| (true, u))
-            .chain(remove.iter().cloned().map(|u| (false, u)))
+            .chain(remove.into_iter().cloned().map(|u| (false, u)))
             .map(|(adding, user): (bool, String)| async move {
                 let result = if adding {
                     self.kc.add_group_member(realm, &user, group).await

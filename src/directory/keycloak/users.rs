@@ -46,15 +46,14 @@ impl KcDirectory {
         Ok(user)
     }
 
-    /// Writes `body` over `existing` and renders the result without a re-read.
-    pub(super) async fn write_user(
-        &self,
-        realm: &str,
+    /// `body` mapped over `existing`: what [`Self::write_user`] writes.
+    /// Every bad value of the body is refused here, before anything counts
+    /// or is written.
+    fn prepare_user(
         state: &RealmState,
         existing: &KcUser,
         body: &Value,
-    ) -> Result<Value, DirectoryError> {
-        let id = existing.id.clone().unwrap_or_default();
+    ) -> Result<KcUser, DirectoryError> {
         let mut updated = state
             .mapping
             .kc_user_from_scim(body, Some(existing), &now_rfc3339())?;
@@ -63,13 +62,24 @@ impl KcDirectory {
             &updated,
             state.view.settings.trust_emails,
         ));
+        Ok(updated)
+    }
+
+    /// Writes `updated` to user `id` and renders it without a re-read.
+    async fn write_user(
+        &self,
+        realm: &str,
+        state: &RealmState,
+        id: &str,
+        updated: &KcUser,
+    ) -> Result<Value, DirectoryError> {
         self.kc
-            .update_user(realm, &id, &updated)
+            .update_user(realm, id, updated)
             .await
             .map_err(kc_err("User"))?;
         Ok(state
             .mapping
-            .scim_user_from_kc(&updated, &state.view.base_url))
+            .scim_user_from_kc(updated, &state.view.base_url))
     }
 
     /// The read-check-write of a user update (PUT or PATCH), serialized per
@@ -102,11 +112,12 @@ impl KcDirectory {
         let Some(updated) = next(&current, &state.view.user_input_schema)? else {
             return Ok(current);
         };
+        let prepared = Self::prepare_user(&state, &existing, &updated)?;
         let disabling = disables(&current, &updated);
         if disabling {
             self.guard_deprovision(realm, &state).await?;
         }
-        let written = self.write_user(realm, &state, &existing, &updated).await?;
+        let written = self.write_user(realm, &state, id, &prepared).await?;
         if disabling {
             // Keycloak refuses a disabled user's sessions already; the
             // logout removes them, so re-enabling does not revive them.
@@ -330,13 +341,15 @@ impl KcDirectory {
             return Err(DirectoryError::NotFound(format!("User {id} not found")));
         }
         // The ownership check needs the user: one read per delete, made at
-        // the same time as the admin-role check (errors in this order).
+        // the same time as the admin-role check.
         let (writable, existing) = futures::join!(
             self.ensure_writable(realm, id, "delete it"),
             self.fetch_user(realm, id)
         );
-        writable?;
+        // The read's answer first, as for an update: a hidden service
+        // account is unknown (404), not named as one.
         let existing = existing?;
+        writable?;
         self.ensure_owned(realm, &state.view.settings, &existing)
             .await?;
         if if_match.is_some() {
