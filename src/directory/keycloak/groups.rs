@@ -120,8 +120,12 @@ impl KcDirectory {
         remove: &[String],
     ) -> Result<(), DirectoryError> {
         // Removing a service account is removing a non-member: nothing.
-        let hidden = self.service_accounts(realm).await?;
-        let remove: Vec<&String> = remove.iter().filter(|u| !hidden.ids.contains(*u)).collect();
+        let remove: Vec<&String> = if remove.is_empty() {
+            Vec::new()
+        } else {
+            let hidden = self.service_accounts(realm).await?;
+            remove.iter().filter(|u| !hidden.has_id(u)).collect()
+        };
         let total = add.len() + remove.len();
         let calls: Vec<_> = add
             .iter()
@@ -419,7 +423,7 @@ impl KcDirectory {
         let single_add = delta.add.len() == 1 && delta.remove.is_empty() && !attributes_changed;
         if single_add {
             let hidden = self.service_accounts(realm).await?;
-            if let Some(sa) = delta.add.iter().find(|u| hidden.ids.contains(*u)) {
+            if let Some(sa) = delta.add.iter().find(|u| hidden.has_id(u)) {
                 return Err(unknown_member(sa));
             }
         } else {

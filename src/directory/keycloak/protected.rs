@@ -73,7 +73,7 @@ impl KcDirectory {
         what: &str,
     ) -> Result<(), DirectoryError> {
         let accounts = self.service_accounts(realm).await?;
-        if accounts.ids.contains(&id.to_ascii_lowercase()) || accounts.ids.contains(id) {
+        if accounts.has_id(id) {
             return Err(DirectoryError::Forbidden(format!(
                 "User {id} is a service account; SCIM may not {what}"
             )));

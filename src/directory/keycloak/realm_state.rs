@@ -47,7 +47,13 @@ impl ServiceAccounts {
     /// cached list cannot: a client given a service account since the load,
     /// and one the run-time account may not list.
     pub(super) fn hides(&self, user: &KcUser) -> bool {
-        user.named_as_service_account() || user.id.as_ref().is_some_and(|id| self.ids.contains(id))
+        user.named_as_service_account() || user.id.as_deref().is_some_and(|id| self.has_id(id))
+    }
+
+    /// Whether `id` is one of the listed service accounts, in any case (a
+    /// database may match ids case-insensitively; Keycloak's are lowercase).
+    pub(super) fn has_id(&self, id: &str) -> bool {
+        self.ids.contains(id) || self.ids.contains(&id.to_ascii_lowercase())
     }
 }
 
@@ -180,5 +186,34 @@ impl KcDirectory {
             }
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ServiceAccounts;
+    use crate::keycloak::KcUser;
+
+    fn user(id: &str, username: &str) -> KcUser {
+        KcUser {
+            id: Some(id.to_owned()),
+            username: Some(username.to_owned()),
+            ..KcUser::default()
+        }
+    }
+
+    #[test]
+    fn service_accounts_are_known_by_listed_id_in_any_case_and_by_name() {
+        let accounts = ServiceAccounts {
+            ids: ["5e0c-aa".to_owned()].into(),
+            realm_management: None,
+        };
+        assert!(accounts.has_id("5e0c-aa"));
+        assert!(accounts.has_id("5E0C-AA"));
+        assert!(!accounts.has_id("5e0c-ab"));
+        assert!(accounts.hides(&user("5E0C-AA", "renamed")));
+        assert!(accounts.hides(&user("new-id", "service-account-new-app")));
+        assert!(!accounts.hides(&user("u1", "alice@contoso.com")));
+        assert!(!accounts.hides(&KcUser::default()));
     }
 }
