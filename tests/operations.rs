@@ -143,18 +143,26 @@ async fn breaker_app(prefix: &str, users: usize) -> (TestApp, Vec<String>) {
     (app, ids)
 }
 
-/// A disable the request itself makes invalid is refused before the breaker
-/// counts it: three of them, then the deletes the breaker allows still pass.
+/// A disable that does not happen counts nothing toward the breaker: one
+/// kc-scim refuses as invalid, and one Keycloak refuses (the new userName is
+/// taken); three of each, then the deletes the breaker allows still pass.
 #[tokio::test]
 async fn an_invalid_disable_counts_nothing_toward_the_breaker() {
     let (app, ids) = breaker_app("breaker-bad", 4).await;
-    let invalid = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-        "Operations": [{"op": "Replace", "path": "active", "value": false},
-                       {"op": "Replace", "path": "userName", "value": "service-account-x"}]});
+    let disable_and_rename = |name: &str| {
+        json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "Replace", "path": "active", "value": false},
+                           {"op": "Replace", "path": "userName", "value": name}]})
+    };
+    let invalid = disable_and_rename("service-account-x");
+    let taken = disable_and_rename("ops_3@contoso.com");
     for _ in 0..3 {
         let r = app.patch(&format!("/Users/{}", ids[0]), &invalid).await;
         assert_scim_error(&r, 400, Some("invalidValue"));
+        let r = app.patch(&format!("/Users/{}", ids[0]), &taken).await;
+        assert_scim_error(&r, 409, Some("uniqueness"));
     }
+    assert_eq!(app.kc_user(&ids[0]).await.enabled, Some(true));
     for id in &ids[..3] {
         let r = app.delete(&format!("/Users/{id}")).await;
         assert_eq!(r.status, 204, "{}", r.body);

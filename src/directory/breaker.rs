@@ -78,6 +78,13 @@ impl Window {
         self.events.push_back(now);
         Decision::Allow
     }
+
+    /// Takes back the event admitted at `at`: its write did not happen.
+    pub(super) fn release(&mut self, at: Instant) {
+        if let Some(i) = self.events.iter().rposition(|t| *t == at) {
+            self.events.remove(i);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -91,6 +98,20 @@ mod tests {
             max_share,
             min_events,
         }
+    }
+
+    #[test]
+    fn a_released_event_makes_room_for_another() {
+        let p = policy(2, 0.0);
+        let mut w = Window::default();
+        let t0 = Instant::now();
+        let t1 = t0 + Duration::from_millis(1);
+        assert_eq!(w.admit(t0, &p), Decision::Allow);
+        assert_eq!(w.admit(t1, &p), Decision::Allow);
+        w.release(t1);
+        w.release(t1); // a second release of the same event takes nothing
+        assert_eq!(w.admit(t1, &p), Decision::Allow);
+        assert!(matches!(w.admit(t1, &p), Decision::Trip { events: 3, .. }));
     }
 
     #[test]

@@ -74,6 +74,13 @@ impl From<crate::settings_store::SettingsError> for DirectoryError {
 }
 
 impl DirectoryError {
+    /// Whether the failed operation certainly wrote nothing: Keycloak (or
+    /// kc-scim) refused it. A timeout or a 5xx may have landed.
+    #[must_use]
+    pub fn wrote_nothing(&self) -> bool {
+        !matches!(self, Self::Unavailable { .. } | Self::Backend(_))
+    }
+
     /// Maps a Keycloak error to a directory error for an operation on `what`.
     pub fn from_kc(err: KcError, what: &str) -> Self {
         match err {

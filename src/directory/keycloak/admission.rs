@@ -107,14 +107,16 @@ impl KcDirectory {
     }
 
     /// Admits one more disable or delete, or trips / reports the breaker.
+    /// The admission (`None` when the breaker is off) goes to
+    /// [`Self::release_deprovision`] if the write then fails.
     pub(super) async fn guard_deprovision(
         &self,
         realm: &str,
         state: &RealmState,
-    ) -> Result<(), DirectoryError> {
+    ) -> Result<Option<Instant>, DirectoryError> {
         let policy = &self.opts.deprovision;
         if !policy.enabled {
-            return Ok(());
+            return Ok(None);
         }
         let metrics = crate::telemetry::metrics::metrics();
         if let Some(since) = &state.view.settings.breaker_tripped_at {
@@ -136,7 +138,7 @@ impl KcDirectory {
             self.with_window(realm, |w| w.set_user_count(now, users))?;
         }
         match self.with_window(realm, |w| w.admit(now, policy))? {
-            Decision::Allow => Ok(()),
+            Decision::Allow => Ok(Some(now)),
             Decision::Trip { events, limit } => {
                 let since = now_rfc3339();
                 tracing::error!(
@@ -155,6 +157,15 @@ impl KcDirectory {
                 self.persist_trip(realm, &since).await?;
                 Err(DirectoryError::BreakerOpen { since })
             }
+        }
+    }
+
+    /// Takes back an admission whose disable or delete did not happen, so
+    /// that writes Keycloak refused do not count toward a trip.
+    pub(super) fn release_deprovision(&self, realm: &str, admitted: Option<Instant>) {
+        if let Some(at) = admitted {
+            // A poisoned map keeps the event: erring towards a trip.
+            let _ = self.with_window(realm, |w| w.release(at));
         }
     }
 

@@ -114,10 +114,20 @@ impl KcDirectory {
         };
         let prepared = Self::prepare_user(&state, &existing, &updated)?;
         let disabling = disables(&current, &updated);
-        if disabling {
-            self.guard_deprovision(realm, &state).await?;
-        }
-        let written = self.write_user(realm, &state, id, &prepared).await?;
+        let admitted = if disabling {
+            self.guard_deprovision(realm, &state).await?
+        } else {
+            None
+        };
+        let written = match self.write_user(realm, &state, id, &prepared).await {
+            Ok(written) => written,
+            Err(e) => {
+                if e.wrote_nothing() {
+                    self.release_deprovision(realm, admitted);
+                }
+                return Err(e);
+            }
+        };
         if disabling {
             // Keycloak refuses a disabled user's sessions already; the
             // logout removes them, so re-enabling does not revive them.
@@ -358,16 +368,24 @@ impl KcDirectory {
                 .scim_user_from_kc(&existing, &state.view.base_url);
             check_version(&current, if_match)?;
         }
-        self.guard_deprovision(realm, state).await?;
+        let admitted = self.guard_deprovision(realm, state).await?;
         // Sessions first: a failed logout leaves the user in place for the
         // client's retry rather than sessions without a user record.
-        self.end_sessions(realm, id)
-            .await
-            .map_err(kc_err("User sessions"))?;
-        self.kc.delete_user(realm, id).await.map_err(|e| match e {
-            KcError::NotFound(_) => DirectoryError::NotFound(format!("User {id} not found")),
-            other => DirectoryError::from_kc(other, "User"),
-        })
+        let deleted = match self.end_sessions(realm, id).await {
+            Ok(()) => self.kc.delete_user(realm, id).await.map_err(|e| match e {
+                KcError::NotFound(_) => DirectoryError::NotFound(format!("User {id} not found")),
+                other => DirectoryError::from_kc(other, "User"),
+            }),
+            // No delete was sent: the user is still there.
+            Err(e) => {
+                self.release_deprovision(realm, admitted);
+                return Err(kc_err("User sessions")(e));
+            }
+        };
+        if deleted.as_ref().is_err_and(DirectoryError::wrote_nothing) {
+            self.release_deprovision(realm, admitted);
+        }
+        deleted
     }
 }
 
